@@ -1,0 +1,54 @@
+# The map of every product. `make` (= `make report`) builds the article; `make test` runs the tests.
+# Both create the environment (.venv, Python 3.11) and install everything on first use.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+BACKEND ?= local
+# Extra arguments: make report ARGS="--only 06 --force"; make test ARGS="-k catalog"
+ARGS    ?=
+PORT    ?= 8787
+
+.DEFAULT_GOAL := report
+.PHONY: report test env lab serve evals bench clean distclean help
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+env: $(VENV)/.installed  ## create .venv and install the workbench with everything it needs
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "make: Python 3.11 is required, $(PYTHON) is " + sys.version.split()[0] + "; pass PYTHON=/path/to/python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the workbench and its pinned dependencies into $(VENV) (first time: a few minutes)..."
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c 'import workbench, openai, anthropic, google.genai, xllamacpp, papermill' || (echo "make: the install failed; see the pip output above" && exit 1)
+	$(PY) -m workbench.assets install
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
+	@touch $@
+
+report: env  ## execute every notebook, regenerate figures/, write build/report.html and build/report.pdf
+	$(PY) -m workbench.report --backend $(BACKEND) $(ARGS)
+
+test: env  ## run the test suite (what CI runs)
+	$(PY) -m pytest $(ARGS)
+
+lab: env  ## open JupyterLab on the notebooks with the project's kernel
+	$(PY) -m pip install --quiet -e '.[lab]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -m ipykernel install --user --name workbench --display-name "Python (workbench)"
+	$(VENV)/bin/jupyter lab notebooks/
+
+serve: env  ## run the local provider in the foreground on 127.0.0.1:$(PORT)
+	$(PY) -m workbench.local --port $(PORT)
+
+evals: env  ## run the benchmark harness: make evals ARGS="--tasks gsm8k --models smollm2-135m-instruct --limit 20"
+	$(PY) -m workbench.evals run --backend $(BACKEND) $(ARGS)
+
+bench: env  ## benchmarks of the harness itself (overhead, concurrency, TTFT fidelity, resilience)
+	$(PY) benchmarks/harness.py $(ARGS)
+
+clean:  ## remove build products (keeps the environment and the results store)
+	rm -rf build figures/*.png figures/*.svg
+
+distclean: clean  ## also remove the environment and the results store
+	rm -rf $(VENV) results

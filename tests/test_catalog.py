@@ -1,0 +1,115 @@
+"""The data tables load, validate, and fail loudly (file, line, reason) when broken."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench import catalog, paths
+
+
+@pytest.mark.parametrize("name", [t for t in catalog.TABLES if (paths.DATA / f"{t}.csv").exists()])
+def test_every_table_loads_with_a_source_on_every_row(name: str) -> None:
+    frame = catalog.load(name)
+    assert len(frame) > 0
+    if "source_id" in frame:
+        assert frame["source_id"].notna().all()
+
+
+def test_typed_columns() -> None:
+    prices = catalog.prices()
+    assert pd.api.types.is_datetime64_any_dtype(prices["observed"])
+    assert (prices["input_per_mtok"] > 0).all() and (prices["output_per_mtok"] > 0).all()
+    models = catalog.models()
+    assert models.loc[models["model_id"] == "gpt-4o", "context_window"].iloc[0] == 128_000
+
+
+def test_disagreements_are_kept_as_separate_rows() -> None:
+    p = catalog.prices()
+    nov = p[(p["model_id"] == "gpt-4o") & (p["observed_as_published"] == "November 2024")]
+    assert set(nov["source_id"]) == {"S0", "S1"}
+    assert sorted(nov["input_per_mtok"]) == [2.5, 5.0]
+    s = catalog.scores()
+    he = s[(s["benchmark"] == "HumanEval") & (s["model_id"] == "gpt-4o")]
+    assert dict(zip(he["source_id"], he["value"])) == {"S1": 91.0, "S4": 90.2}
+
+
+def test_every_source_of_sources_md_is_listed() -> None:
+    assert list(catalog.sources()["source_id"]) == ["S0", "S1", "S2", "S3", "S4"]
+
+
+def test_check_functions_name_the_parameter_and_value() -> None:
+    assert catalog.check_models("gpt-4o") == ["gpt-4o"]
+    with pytest.raises(catalog.UnknownNameError, match=r"models: unknown model 'gpt4o'.*Did you mean 'gpt-4o'"):
+        catalog.check_models(["gpt4o"])
+    with pytest.raises(catalog.UnknownNameError, match=r"model: unknown openai model 'claude-opus-4-7'"):
+        catalog.check_models(["claude-opus-4-7"], provider="openai", param="model")
+    with pytest.raises(catalog.UnknownNameError, match=r"sources: unknown source id 'S9'"):
+        catalog.check_sources(["S0", "S9"])
+    with pytest.raises(catalog.UnknownNameError, match=r"providers: unknown provider 'azure'"):
+        catalog.check_providers("azure")
+    with pytest.raises(TypeError, match="models"):
+        catalog.check_models([3])  # type: ignore[list-item]
+    assert catalog.provider_of("claude-opus-4-7") == "anthropic"
+    assert catalog.claim("s2_route_total") == pytest.approx(17.10)
+    assert catalog.cite("S2").startswith("S2 (Larry Qu")
+
+
+@pytest.fixture()
+def data_copy(tmp_path: Path) -> Path:
+    for name in ("sources", "models", "prices", "scores"):
+        shutil.copy(paths.DATA / f"{name}.csv", tmp_path / f"{name}.csv")
+    return tmp_path
+
+
+def _corrupt(folder: Path, name: str, old: str, new: str) -> None:
+    path = folder / f"{name}.csv"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("table", "old", "new", "message"),
+    [
+        ("prices", "gpt-4o,2024-07-01,2024 (mid),5.00", "gpt-4o,2024-07-01,2024 (mid),-5.00",
+         r"prices\.csv, line 2: column 'input_per_mtok' must be positive"),
+        ("prices", "gpt-4o,2024-07-01,2024 (mid),5.00", "gpt-4o,2024-07-01,2024 (mid),five",
+         r"prices\.csv, line 2: column 'input_per_mtok': 'five' is not a valid float"),
+        ("prices", "gpt-4o,2024-07-01", "gpt-4o,2024-13-01", r"line 2: column 'observed': '2024-13-01' is not a valid date"),
+        ("prices", ",S4,\n", ",S7,\n", r"line 2: source_id 'S7' is not in sources\.csv"),
+        ("prices", ",S4,\n", ",blog,\n", r"line 2: source_id 'blog' is neither a source id"),
+        ("prices", "gpt-4o,2024-07-01", "gpt-4z,2024-07-01", r"line 2: model_id 'gpt-4z' is not in models\.csv"),
+        ("prices", "model_id,observed", "model,observed", r"prices\.csv, line 1: header does not match"),
+        ("scores", "MMLU,gpt-4o,accuracy,88.7,percent,S4,", "MMLU,gpt-4o,accuracy,88.7,percent,S4", r"scores\.csv, line 3: expected 7 fields, found 6"),
+        ("scores", "MMLU,gpt-4o,accuracy,88.7,percent,S4,", "MMLU,gpt-4o,accuracy,88.7,points,S4,", r"line 3: column 'unit': 'points' is not one of"),
+        ("models", "gpt-4o,openai,", "gpt-4o,openia,", r"models\.csv, line 2: column 'provider': 'openia'"),
+        ("models", "gpt-4o-mini,openai,GPT,GPT-4o mini", "gpt-4o,openai,GPT,GPT-4o mini", r"models\.csv, line 3: duplicate key \{'model_id': 'gpt-4o'\} \(first seen on line 2\)"),
+    ],
+)
+def test_a_broken_file_names_file_line_and_reason(data_copy: Path, table: str, old: str, new: str, message: str) -> None:
+    _corrupt(data_copy, table, old, new)
+    with pytest.raises(catalog.CatalogError, match=message):
+        catalog.load(table, data_dir=data_copy)
+
+
+def test_duplicate_price_observation_is_refused(data_copy: Path) -> None:
+    _corrupt(data_copy, "prices", "gpt-4o,2024-11-15,November 2024,5.00,15.00,,S1",
+             "gpt-4o,2024-11-15,November 2024,5.00,15.00,,S0")
+    with pytest.raises(catalog.CatalogError, match=r"line 4: duplicate key .*first seen on line 3"):
+        catalog.load("prices", data_dir=data_copy)
+
+
+def test_missing_file_and_unknown_table(tmp_path: Path) -> None:
+    with pytest.raises(catalog.CatalogError, match=r"sources\.csv: file not found"):
+        catalog.load("sources", data_dir=tmp_path)
+    with pytest.raises(catalog.UnknownNameError, match="name: unknown table 'price'"):
+        catalog.load("price")
+
+
+def test_load_returns_a_copy() -> None:
+    a = catalog.prices()
+    a.loc[0, "input_per_mtok"] = 999.0
+    assert catalog.prices().loc[0, "input_per_mtok"] != 999.0
