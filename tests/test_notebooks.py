@@ -1,0 +1,79 @@
+"""Every chapter: committed without outputs, parameterised, executed by papermill, and strict about bad ids."""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from workbench import paths
+
+NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+# Small parameters so the whole suite stays within CI's budget on 2 cores. Every parameter a notebook
+# declares is also passed explicitly (at its default unless overridden here), which checks that
+# `papermill -p NAME VALUE` works for each of them.
+SMALL: dict[str, dict[str, object]] = {}
+
+# One bad value per notebook: the run must fail with one clear error that names the bad value.
+BAD: dict[str, tuple[str, object, str]] = {
+    "01_architecture": ("models", ["gpt-9"], "gpt-9"),
+    "06_published_benchmarks": ("sources", ["S9"], "S9"),
+    "08_cost_model": ("models", ["gpt-9"], "gpt-9"),
+}
+
+
+def _params(nb: Path) -> dict[str, object]:
+    declared = pm.inspect_notebook(str(nb))
+    values = {name: ast.literal_eval(spec["default"]) for name, spec in declared.items()}
+    values.update(SMALL.get(nb.stem, {}))
+    return values
+
+
+def test_there_are_chapters() -> None:
+    assert {"01_architecture", "06_published_benchmarks", "08_cost_model"} <= {p.stem for p in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs_and_with_a_parameters_cell(nb: Path) -> None:
+    book = nbformat.read(nb, as_version=4)
+    code = [c for c in book.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "strip outputs before committing"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one code cell tagged 'parameters'"
+    assert book.cells[0].cell_type == "markdown" and book.cells[0].source.startswith("# "), "starts with a title"
+    assert pm.inspect_notebook(str(nb)), "declares its parameters"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_executes_with_every_parameter_passed(nb: Path, tmp_path: Path) -> None:
+    out = tmp_path / nb.name
+    pm.execute_notebook(str(nb), str(out), parameters=_params(nb), cwd=str(paths.NOTEBOOKS),
+                        kernel_name="python3", progress_bar=False)
+    book = nbformat.read(out, as_version=4)
+    errors = [o for c in book.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    shown = [o for c in book.cells if c.cell_type == "code" for o in c.outputs
+             if o.output_type in ("display_data", "execute_result")]
+    assert any("image/png" in o.data for o in shown), "a chapter shows at least one figure"
+    last = [c for c in book.cells if c.cell_type == "code"][-1]
+    text = json.dumps([o.get("data", {}) for o in last.outputs])
+    assert "What we found" in text or any("What we found" in c.source for c in book.cells if c.cell_type == "markdown")
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("stem", sorted(BAD), ids=str)
+def test_a_bad_id_fails_with_one_clear_error(stem: str, tmp_path: Path) -> None:
+    nb = paths.NOTEBOOKS / f"{stem}.ipynb"
+    if not nb.exists():
+        pytest.fail(f"{nb.name} is missing")
+    name, value, needle = BAD[stem]
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(str(nb), str(tmp_path / nb.name), parameters={name: value},
+                            cwd=str(paths.NOTEBOOKS), kernel_name="python3", progress_bar=False)
+    assert info.value.ename in {"UnknownNameError", "ValueError"}
+    assert needle in info.value.evalue and name in info.value.evalue
