@@ -357,7 +357,8 @@ def _anthropic(model: str, w: int, h: int, method: str) -> ImageTokens:
     if method == "anthropic_patch":
         units = _ceil(rw / patch) * _ceil(rh / patch)
         return ImageTokens(model, "anthropic", method, w, h, rw, rh, units, units, "-")
-    return ImageTokens(model, "anthropic", method, w, h, rw, rh, 0, round(rw * rh / per_token), "-")
+    # Rounded up, as the page's own examples are (200 x 200 px -> ~54, 1000 x 1000 px -> ~1334).
+    return ImageTokens(model, "anthropic", method, w, h, rw, rh, 0, _ceil(rw * rh / per_token), "-")
 
 
 def _gemini_tile(model: str, w: int, h: int) -> ImageTokens:

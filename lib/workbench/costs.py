@@ -1,0 +1,442 @@
+"""What things cost: a price on a date, one request, a workload, a routing split, and self-hosting break-even.
+
+Prices come from ``data/prices.csv``: dated observations, one row per model, date and source. The price of
+a model *on* a date is its latest observation on or before that date. When several sources quote that
+date and disagree (S0 and S1 on GPT-4o in November 2024), no winner is picked silently: the returned
+:class:`PriceRow` has ``conflict=True``, lists every quote in ``quotes``, says which rule chose its numbers
+in ``rule``, and a :class:`PriceConflictWarning` is issued. The rule is ``on_conflict``: ``"lowest"`` (the
+default; after a price cut, stale quotes lag behind, so the lowest quote is the likelier list price),
+``"highest"`` (a conservative budget) or ``"raise"``. Pass ``source=`` to use one source's quotes only.
+
+Self-hosting (:func:`breakeven`): a GPU deployment rented for the whole month costs
+``gpu_cost_per_hour x hours_per_month`` whether busy or not and serves at most
+``tokens_per_second x 3600 x hours_per_month x utilisation`` tokens. Its cost per 1M tokens at that volume
+is the first divided by the second; it beats an API price ``p`` (USD per 1M tokens) from the monthly
+volume ``fixed / p`` upwards, which is within the deployment's capacity exactly when its cost per 1M
+tokens is below ``p``. One throughput figure for prompt and generated tokens is a simplification (prompt
+tokens are processed much faster than tokens are generated): pass the throughput of your own mix.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Iterable, Literal, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import catalog, tokens
+
+__all__ = [
+    "HOURS_PER_MONTH",
+    "PriceConflictWarning",
+    "NoPriceError",
+    "PriceQuote",
+    "PriceRow",
+    "Breakeven",
+    "ClaimCheck",
+    "latest_price_date",
+    "price_quotes",
+    "price_on",
+    "price_history",
+    "request_cost",
+    "blended_price",
+    "mix_table",
+    "workload_cost",
+    "routing_cost",
+    "self_host_cost_per_mtok",
+    "breakeven",
+    "check_claim",
+]
+
+#: Average hours in a month (24 x 365 / 12).
+HOURS_PER_MONTH: float = 24 * 365 / 12
+_ON_CONFLICT = ("lowest", "highest", "raise")
+OnConflict = Literal["lowest", "highest", "raise"]
+
+
+class PriceConflictWarning(UserWarning):
+    """Sources disagree on a model's price for the date used; the PriceRow says which rule chose."""
+
+
+class NoPriceError(ValueError):
+    """No price observation exists for the model on or before the date (or for the chosen source)."""
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    """One row of ``prices.csv``: a source's quote for a model on a date (USD per 1M tokens)."""
+
+    model_id: str
+    observed: date
+    input_per_mtok: float
+    output_per_mtok: float
+    per_image_usd: float | None
+    source_id: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    """The price used for a model on a date, with where it came from and whether sources disagree."""
+
+    model_id: str
+    on: date                      #: the date asked for
+    observed: date                #: the date of the observation used (latest on or before ``on``)
+    input_per_mtok: float
+    output_per_mtok: float
+    per_image_usd: float | None
+    source_ids: tuple[str, ...]   #: the sources whose quotes match the numbers used
+    conflict: bool                #: True when the quotes for ``observed`` disagree
+    quotes: tuple[PriceQuote, ...] = field(repr=False)  #: every quote for ``observed``
+    rule: str = "single quote"    #: how the numbers were chosen
+
+
+@dataclass(frozen=True)
+class Breakeven:
+    """Self-hosting economics for one deployment against one API price (see the module docstring)."""
+
+    gpu_cost_per_hour: float
+    tokens_per_second: float
+    utilisation: float
+    hours_per_month: float
+    api_price_per_mtok: float
+    monthly_fixed_cost: float          #: USD per month for the rented deployment
+    monthly_capacity_tokens: float     #: tokens it can serve per month at this utilisation
+    cost_per_mtok: float               #: USD per 1M tokens when serving its capacity
+    breakeven_tokens_per_month: float | None  #: volume from which it beats the API; None: never
+
+    @property
+    def beats_api(self) -> bool:
+        """Whether some monthly volume within capacity makes self-hosting cheaper than the API."""
+        return self.breakeven_tokens_per_month is not None
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """A source's claim next to the value re-derived here, and whether they agree within a tolerance."""
+
+    claim_id: str
+    source_id: str
+    quantity: str
+    claimed: float
+    derived: float
+    unit: str
+    difference: float          #: derived - claimed
+    relative: float            #: difference / claimed
+    agrees: bool
+
+    def as_dict(self) -> dict[str, object]:
+        """The check as a flat dict (one table row)."""
+        return {"claim": self.claim_id, "source": self.source_id, "quantity": self.quantity,
+                "claimed": self.claimed, "re-derived": self.derived, "unit": self.unit,
+                "difference": self.difference, "relative": self.relative,
+                "verdict": "agrees" if self.agrees else "disagrees"}
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+# --------------------------------------------------------------------------------------------
+def _to_date(on: date | datetime | str | None, param: str = "on") -> date:
+    """A date from a date, datetime, pandas Timestamp or ISO string; None means the latest price date."""
+    if on is None:
+        return latest_price_date()
+    if isinstance(on, datetime):
+        return on.date()
+    if isinstance(on, date):
+        return on
+    if isinstance(on, str):
+        try:
+            return date.fromisoformat(on)
+        except ValueError:
+            raise ValueError(f"{param}: {on!r} is not an ISO date like '2026-05-24'") from None
+    raise TypeError(f"{param}: expected a date or an ISO date string, got {type(on).__name__}")
+
+
+def _count(value: object, param: str) -> int:
+    """A non-negative whole number (tokens, documents, images), or ValueError naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{param}: expected a non-negative whole number, got {value!r}")
+    return int(value)
+
+
+def _positive(value: object, param: str) -> float:
+    """A finite positive number, or ValueError naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{param}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def _check_on_conflict(on_conflict: str) -> None:
+    if on_conflict not in _ON_CONFLICT:
+        raise ValueError(f"on_conflict: {on_conflict!r} is not one of {', '.join(_ON_CONFLICT)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Prices
+# --------------------------------------------------------------------------------------------
+def latest_price_date() -> date:
+    """The most recent observation date in ``prices.csv``."""
+    return catalog.prices()["observed"].max().date()
+
+
+def price_history(models: Iterable[str] | None = None) -> pd.DataFrame:
+    """Every price observation (optionally of some models), with each model's provider and name."""
+    table = catalog.prices()
+    if models is not None:
+        table = table[table["model_id"].isin(catalog.check_models(list(models), param="models"))]
+    info = catalog.models()[["model_id", "provider", "name"]]
+    out = table.merge(info, on="model_id", how="left")
+    out["observed"] = pd.to_datetime(out["observed"])
+    return out.sort_values(["provider", "model_id", "observed", "source_id"]).reset_index(drop=True)
+
+
+def price_quotes(model_id: str, on: date | str | None = None, source: str | None = None) -> list[PriceQuote]:
+    """All quotes for ``model_id`` on its latest observation date on or before ``on`` (None: latest date).
+
+    With ``source``, only that source's quotes count. Raises :class:`NoPriceError` when there are none.
+    """
+    catalog.check_models([model_id], param="model_id")
+    day = _to_date(on)
+    table = catalog.prices()
+    rows = table[(table["model_id"] == model_id) & (table["observed"].dt.date <= day)]
+    if source is not None:
+        catalog.check_sources([source], param="source")
+        rows = rows[rows["source_id"] == source]
+    if rows.empty:
+        every = table[table["model_id"] == model_id]
+        first = every["observed"].min().date() if not every.empty else None
+        who = f" from source {source}" if source else ""
+        raise NoPriceError(
+            f"model_id: no price for {model_id!r}{who} on or before {day.isoformat()}"
+            + (f" (its first observation is {first.isoformat()})" if first else " (prices.csv has none)")
+        )
+    latest = rows["observed"].max()
+    rows = rows[rows["observed"] == latest]
+    return [
+        PriceQuote(model_id, r.observed.date(), float(r.input_per_mtok), float(r.output_per_mtok),
+                   None if pd.isna(r.per_image_usd) else float(r.per_image_usd), str(r.source_id),
+                   "" if pd.isna(r.notes) else str(r.notes))
+        for r in rows.itertuples()
+    ]
+
+
+def price_on(model_id: str, on: date | str | None = None, source: str | None = None, *,
+             on_conflict: OnConflict = "lowest") -> PriceRow:
+    """The price of ``model_id`` on ``on``: its latest observation on or before that date.
+
+    When the quotes for that observation date disagree, the row is flagged (``conflict=True``, every quote
+    in ``quotes``), a :class:`PriceConflictWarning` is issued, and ``on_conflict`` decides: ``"lowest"``
+    (default) or ``"highest"`` input price, or ``"raise"`` a ValueError.
+    """
+    _check_on_conflict(on_conflict)
+    day = _to_date(on)
+    quotes = price_quotes(model_id, day, source)
+    pairs = {(q.input_per_mtok, q.output_per_mtok) for q in quotes}
+    images = {q.per_image_usd for q in quotes if q.per_image_usd is not None}
+    conflict = len(pairs) > 1 or len(images) > 1
+    pick = max if on_conflict == "highest" else min
+    if not conflict:
+        chosen, rule = quotes, "single quote" if len(quotes) == 1 else "sources agree"
+    else:
+        listing = "; ".join(
+            f"{q.source_id}: {q.input_per_mtok:g} / {q.output_per_mtok:g}"
+            + (f" + {q.per_image_usd:g} per image" if q.per_image_usd is not None else "") for q in quotes)
+        if on_conflict == "raise":
+            raise ValueError(f"model_id: sources disagree on the price of {model_id!r} on "
+                             f"{quotes[0].observed.isoformat()} ({listing}); pass source= to choose one")
+        best = pick(pairs)
+        chosen = [q for q in quotes if (q.input_per_mtok, q.output_per_mtok) == best]
+        rule = f"sources disagree ({listing}); on_conflict={on_conflict!r} chose {best[0]:g} / {best[1]:g}"
+        warnings.warn(f"{model_id} on {quotes[0].observed.isoformat()}: {rule}", PriceConflictWarning,
+                      stacklevel=2)
+    # A source that quotes no per-image price is silent on it, not in disagreement: use the quoted one.
+    candidates = [q.per_image_usd for q in chosen if q.per_image_usd is not None] or sorted(images)
+    return PriceRow(
+        model_id=model_id, on=day, observed=quotes[0].observed,
+        input_per_mtok=chosen[0].input_per_mtok, output_per_mtok=chosen[0].output_per_mtok,
+        per_image_usd=pick(candidates) if candidates else None,
+        source_ids=tuple(sorted({q.source_id for q in chosen})), conflict=conflict,
+        quotes=tuple(quotes), rule=rule,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Costs of requests and workloads
+# --------------------------------------------------------------------------------------------
+def _image_cost(model_id: str, price: PriceRow, images: int,
+                image_size: tuple[int, int] | None) -> tuple[float, int]:
+    """(USD for per-image prices, extra input tokens for token-priced images)."""
+    if images == 0:
+        return 0.0, 0
+    if price.per_image_usd is not None:
+        return images * price.per_image_usd, 0
+    if image_size is None:
+        raise ValueError(f"image_size: {model_id!r} prices images as tokens on {price.observed.isoformat()}; "
+                         "give image_size=(width, height) so the provider's rule can count them")
+    width, height = image_size
+    return 0.0, images * tokens.image_tokens(model_id, width, height).tokens
+
+
+def request_cost(model_id: str, input_tokens: int, output_tokens: int, on: date | str | None = None,
+                 images: int = 0, *, image_size: tuple[int, int] | None = None, source: str | None = None,
+                 on_conflict: OnConflict = "lowest") -> float:
+    """USD cost of one request: ``input_tokens`` and ``output_tokens`` at the price on ``on``.
+
+    ``images`` are charged at the source's per-image price when it quotes one, otherwise as input tokens
+    counted by the provider's documented rule for an image of ``image_size`` = (width, height).
+    """
+    n_in, n_out, n_img = _count(input_tokens, "input_tokens"), _count(output_tokens, "output_tokens"), \
+        _count(images, "images")
+    price = price_on(model_id, on, source, on_conflict=on_conflict)
+    image_usd, image_tokens = _image_cost(model_id, price, n_img, image_size)
+    return ((n_in + image_tokens) * price.input_per_mtok + n_out * price.output_per_mtok) / 1e6 + image_usd
+
+
+def blended_price(model_id: str, output_share: float, on: date | str | None = None, *,
+                  source: str | None = None, on_conflict: OnConflict = "lowest") -> float:
+    """USD per 1M tokens when a fraction ``output_share`` (0-1) of all tokens are output tokens."""
+    if isinstance(output_share, bool) or not isinstance(output_share, numbers.Real) or not 0 <= output_share <= 1:
+        raise ValueError(f"output_share: expected a fraction between 0 and 1, got {output_share!r}")
+    price = price_on(model_id, on, source, on_conflict=on_conflict)
+    return (1 - output_share) * price.input_per_mtok + output_share * price.output_per_mtok
+
+
+def mix_table(models: Sequence[str], on: date | str | None = None,
+              shares: Sequence[float] | np.ndarray | None = None, *,
+              on_conflict: OnConflict = "lowest") -> pd.DataFrame:
+    """Cost per 1M tokens against the output share of the tokens, for each model on ``on``.
+
+    Columns: model_id, name, provider, output_share, usd_per_mtok. ``shares`` defaults to 0, 0.05, ..., 1.
+    """
+    models = catalog.check_models(list(models), param="models")
+    grid = np.linspace(0, 1, 21) if shares is None else np.asarray(shares, dtype=float)
+    info = catalog.models().set_index("model_id")
+    rows = []
+    for m in models:
+        price = price_on(m, on, on_conflict=on_conflict)
+        for s in grid:
+            rows.append({"model_id": m, "name": info.at[m, "name"], "provider": info.at[m, "provider"],
+                         "output_share": float(s),
+                         "usd_per_mtok": (1 - s) * price.input_per_mtok + s * price.output_per_mtok})
+    return pd.DataFrame(rows)
+
+
+def workload_cost(models: Sequence[str], *, documents: int, input_tokens: int, output_tokens: int,
+                  on: date | str | None = None, images_per_document: int = 0,
+                  image_size: tuple[int, int] | None = None,
+                  on_conflict: OnConflict = "lowest") -> pd.DataFrame:
+    """Cost of ``documents`` requests of ``input_tokens`` in and ``output_tokens`` out, per model.
+
+    One row per model: the price used (observation date, sources, conflict flag), and USD for input,
+    output, images and in total.
+    """
+    models = catalog.check_models(list(models), param="models")
+    n_docs = _count(documents, "documents")
+    n_in, n_out = _count(input_tokens, "input_tokens"), _count(output_tokens, "output_tokens")
+    n_img = _count(images_per_document, "images_per_document")
+    info = catalog.models().set_index("model_id")
+    rows = []
+    for m in models:
+        price = price_on(m, on, on_conflict=on_conflict)
+        image_usd, image_tok = _image_cost(m, price, n_img, image_size)
+        rows.append({
+            "model_id": m, "name": info.at[m, "name"], "provider": info.at[m, "provider"],
+            "price_observed": price.observed, "sources": ", ".join(price.source_ids),
+            "conflict": price.conflict, "input_per_mtok": price.input_per_mtok,
+            "output_per_mtok": price.output_per_mtok, "documents": n_docs,
+            "input_usd": n_docs * (n_in + image_tok) * price.input_per_mtok / 1e6,
+            "output_usd": n_docs * n_out * price.output_per_mtok / 1e6,
+            "image_usd": n_docs * image_usd,
+        })
+    out = pd.DataFrame(rows)
+    out["total_usd"] = out["input_usd"] + out["output_usd"] + out["image_usd"]
+    return out
+
+
+def routing_cost(routes: Mapping[str, int], *, input_tokens: int, output_tokens: int,
+                 on: date | str | None = None, baseline: str | None = None,
+                 on_conflict: OnConflict = "lowest") -> pd.DataFrame:
+    """Cost of sending ``routes[model]`` documents to each model, and of sending them all to ``baseline``.
+
+    Returns one row per route plus a ``"routed total"`` row and, with ``baseline``, an ``"all to <model>"``
+    row and the routed total's saving against it (column ``saving_vs_baseline``, a fraction).
+    """
+    if not isinstance(routes, Mapping) or not routes:
+        raise ValueError("routes: expected a non-empty mapping of model id -> number of documents")
+    catalog.check_models(list(routes), param="routes")
+    counts = {m: _count(n, f"routes[{m!r}]") for m, n in routes.items()}
+    parts = [workload_cost([m], documents=n, input_tokens=input_tokens, output_tokens=output_tokens,
+                           on=on, on_conflict=on_conflict) for m, n in counts.items()]
+    table = pd.concat(parts, ignore_index=True)
+    table["route"] = table["model_id"]
+    total = {"route": "routed total", "documents": sum(counts.values())}
+    for col in ("input_usd", "output_usd", "image_usd", "total_usd"):
+        total[col] = table[col].sum()
+    rows = [table, pd.DataFrame([total])]
+    if baseline is not None:
+        catalog.check_models([baseline], param="baseline")
+        base = workload_cost([baseline], documents=total["documents"], input_tokens=input_tokens,
+                             output_tokens=output_tokens, on=on, on_conflict=on_conflict)
+        base["route"] = f"all to {baseline}"
+        rows.append(base)
+    out = pd.concat(rows, ignore_index=True)
+    if baseline is not None:
+        base_total = float(out.loc[out["route"] == f"all to {baseline}", "total_usd"].iloc[0])
+        out["saving_vs_baseline"] = np.where(out["route"] == "routed total",
+                                             1 - total["total_usd"] / base_total if base_total else np.nan,
+                                             np.nan)
+    front = ["route", "documents", "input_usd", "output_usd", "image_usd", "total_usd"]
+    return out[front + [c for c in out.columns if c not in front]]
+
+
+# --------------------------------------------------------------------------------------------
+# Self-hosting
+# --------------------------------------------------------------------------------------------
+def self_host_cost_per_mtok(gpu_cost_per_hour: float, tokens_per_second: float, utilisation: float) -> float:
+    """USD per 1M tokens of a deployment costing ``gpu_cost_per_hour`` that serves ``tokens_per_second``
+    at full load and is busy a fraction ``utilisation`` (0-1] of the time."""
+    cost = _positive(gpu_cost_per_hour, "gpu_cost_per_hour")
+    tps = _positive(tokens_per_second, "tokens_per_second")
+    util = _positive(utilisation, "utilisation")
+    if util > 1:
+        raise ValueError(f"utilisation: expected a fraction in (0, 1], got {utilisation!r}")
+    return cost / (tps * 3600 * util) * 1e6
+
+
+def breakeven(gpu_cost_per_hour: float, tokens_per_second: float, utilisation: float, *,
+              api_price_per_mtok: float, hours_per_month: float = HOURS_PER_MONTH) -> Breakeven:
+    """Self-hosting against an API price: cost per 1M tokens, monthly fixed cost and capacity, and the
+    monthly token volume from which self-hosting is cheaper (None when it never is within capacity)."""
+    per_mtok = self_host_cost_per_mtok(gpu_cost_per_hour, tokens_per_second, utilisation)
+    api = _positive(api_price_per_mtok, "api_price_per_mtok")
+    hours = _positive(hours_per_month, "hours_per_month")
+    fixed = float(gpu_cost_per_hour) * hours
+    capacity = float(tokens_per_second) * 3600 * hours * float(utilisation)
+    volume = fixed / api * 1e6
+    return Breakeven(
+        gpu_cost_per_hour=float(gpu_cost_per_hour), tokens_per_second=float(tokens_per_second),
+        utilisation=float(utilisation), hours_per_month=hours, api_price_per_mtok=api,
+        monthly_fixed_cost=fixed, monthly_capacity_tokens=capacity, cost_per_mtok=per_mtok,
+        breakeven_tokens_per_month=volume if per_mtok < api else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Claims
+# --------------------------------------------------------------------------------------------
+def check_claim(claim_id: str, derived: float, *, rel_tol: float = 0.05) -> ClaimCheck:
+    """Compare a claim in ``claims.csv`` with a re-derived value: agree when within ``rel_tol`` (relative)."""
+    value = catalog.claim(claim_id)
+    if isinstance(derived, bool) or not isinstance(derived, numbers.Real) or not math.isfinite(derived):
+        raise ValueError(f"derived: expected a finite number for {claim_id!r}, got {derived!r}")
+    if not 0 <= rel_tol < 1:
+        raise ValueError(f"rel_tol: expected a fraction in [0, 1), got {rel_tol!r}")
+    row = catalog.claims().set_index("claim_id").loc[claim_id]
+    diff = float(derived) - value
+    rel = diff / value
+    return ClaimCheck(claim_id, str(row["source_id"]), str(row["quantity"]), value, float(derived),
+                      str(row["unit"]), diff, rel, abs(rel) <= rel_tol + 1e-12)
