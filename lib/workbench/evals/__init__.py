@@ -1,0 +1,45 @@
+"""The benchmark harness: tasks (real data + prompt + scorer), a sandbox, a results store, a runner.
+
+Typical use in a notebook::
+
+    from workbench import evals
+    summary = evals.run(["mmlu", "gsm8k"], ["gpt-4o", "claude-sonnet-4-6"], backend="local", limit=20)
+    summary.table                       # accuracy with Wilson intervals, timing, cost per task x model
+    results = evals.load_results(summary.run_id)   # one row per item: its final outcome
+
+From a shell: ``python -m workbench.evals run --tasks mmlu gsm8k --models gpt-4o --limit 20``.
+"""
+from __future__ import annotations
+
+from .data import DataError, Item
+from .runner import Reply, RunSummary, arun, classify_error, run, stream_reply
+from .sandbox import SandboxResult, run_python
+from .scorers import Score
+from .store import DEFAULT_PATH, Store, load_attempts, load_results, summarize
+from .tasks import TASK_NAMES, TOKENIZER, Task, check_tasks, count_tokens, get_task, needle_task
+
+__all__ = [
+    "DEFAULT_PATH",
+    "DataError",
+    "Item",
+    "Reply",
+    "RunSummary",
+    "SandboxResult",
+    "Score",
+    "Store",
+    "TASK_NAMES",
+    "TOKENIZER",
+    "Task",
+    "arun",
+    "check_tasks",
+    "classify_error",
+    "count_tokens",
+    "get_task",
+    "load_attempts",
+    "load_results",
+    "needle_task",
+    "run",
+    "run_python",
+    "stream_reply",
+    "summarize",
+]

