@@ -1,0 +1,204 @@
+"""The report build: executes two small real notebooks with papermill and checks the HTML, PDF and cache.
+
+The build runs with canary API keys in the environment; no file under the build folder may contain them.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from workbench import catalog, report
+
+CANARIES = {name: f"sk-canary-{secrets.token_hex(12)}"
+            for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")}
+
+ALPHA = [
+    ("markdown", "# Alpha chapter\n\nWhat you will learn: links work. See [the beta results](02_beta.ipynb#Results) "
+                 "and [beta](02_beta.ipynb). Prices $2.50 and $10 stay text; math $x^2$ is MathML."),
+    ("parameters", "backend = \"local\"\nn = 3"),
+    ("code", "import os, pandas as pd\nimport matplotlib.pyplot as plt\n"
+             "INPUT_MARKER_7f3 = 1\n"
+             "print('key seen by the kernel:', os.environ.get('OPENAI_API_KEY'))\n"
+             "print('secret-looking variables:', sorted(k for k in os.environ if 'KEY' in k))\n"
+             "pd.DataFrame({'model': ['a', 'b'], 'score': [n, n * 2]})"),
+    ("markdown", "## A figure"),
+    ("code", "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([1, 2, 3])\nplt.show()"),
+    ("code", "from IPython.display import Markdown\nMarkdown(f'## What we found\\n\\nOutput marker {n * 7}, backend {backend}.')"),
+]
+BETA = [
+    ("markdown", "# Beta chapter\n\nBack to [alpha](01_alpha.ipynb#A-figure)."),
+    ("parameters", "label = \"beta\""),
+    ("code", "import os\nprint(label, dict(os.environ))"),
+    ("markdown", "## Results\n\n| a | b |\n|---|---|\n| 1 | 2 |"),
+]
+
+
+def _write(folder: Path, name: str, cells: list[tuple[str, str]]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for kind, source in cells:
+        if kind == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            cell = nbformat.v4.new_code_cell(source)
+            if kind == "parameters":
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def canaries():
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in CANARIES.items():
+            mp.setenv(name, value)
+        yield CANARIES
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, canaries):
+    nbdir = tmp_path_factory.mktemp("notebooks")
+    _write(nbdir, "01_alpha.ipynb", ALPHA)
+    _write(nbdir, "02_beta.ipynb", BETA)
+    build_dir = tmp_path_factory.mktemp("build")
+    result = report.build(params={"n": 4}, notebooks_dir=nbdir, build_dir=build_dir, progress=False)
+    html = result.html.read_text(encoding="utf-8")
+    return {"nbdir": nbdir, "build": build_dir, "result": result, "html": html,
+            "soup": BeautifulSoup(html, "html.parser")}
+
+
+def test_no_secret_reaches_any_build_file(built, canaries):
+    files = [p for p in built["build"].rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"report.html", "report.pdf", "report.typ", "01_alpha.ipynb", "02_beta.ipynb"}
+    for path in files:
+        data = path.read_bytes()
+        for name, value in canaries.items():
+            assert value.encode() not in data, f"{name} leaked into {path}"
+    executed = (built["build"] / "notebooks" / "01_alpha.ipynb").read_text()
+    assert "key seen by the kernel: None" in executed and "secret-looking variables: []" in executed
+    assert report.scan_for_secrets(built["build"]) == {}
+
+
+def test_code_inputs_hidden_outputs_shown(built):
+    html = built["html"]
+    assert "INPUT_MARKER_7f3" not in html and "plt.subplots" not in html
+    assert "Output marker 28, backend local." in html  # n=4 reached the notebook that declares it
+    assert built["soup"].select("section[id='01_alpha'] table")  # the DataFrame
+    imgs = built["soup"].select("section[id='01_alpha'] figure img")
+    assert imgs and all(i["src"].startswith("data:image/") for i in imgs)
+    assert built["soup"].select("section[id='01_alpha'] math")  # $x^2$ became MathML
+    assert "$2.50 and $10 stay text" in html
+
+
+def test_toc_chapters_in_order_and_internal_links_resolve(built):
+    soup = built["soup"]
+    toc = [a["href"] for a in soup.select("nav#toc a")]
+    assert toc.index("#01_alpha") < toc.index("#02_beta") < toc.index("#sources") < toc.index("#environment")
+    assert "#01_alpha--What-we-found" in toc and "#02_beta--Results" in toc
+    ids = {t["id"] for t in soup.find_all(id=True)}
+    internal = [a["href"][1:] for a in soup.find_all("a", href=True) if a["href"].startswith("#")]
+    assert internal and all(i in ids for i in internal)
+    alpha = soup.select_one("section[id='01_alpha']")
+    assert alpha.find("a", href="#02_beta--Results") and alpha.find("a", href="#02_beta")
+    assert soup.select_one("section[id='02_beta']").find("a", href="#01_alpha--A-figure")
+    assert not soup.find("a", href=re.compile(r"\.ipynb"))
+
+
+def test_sources_and_environment_sections(built):
+    soup = built["soup"]
+    rows = soup.select("section#sources tbody tr")
+    table = catalog.load("sources")
+    assert [r.td.get_text() for r in rows] == list(table["source_id"]) and len(rows) >= 5
+    assert all(t in built["html"] for t in table["title"])
+    env = {r.find_all("td")[0].get_text(): r.find_all("td")[1].get_text()
+           for r in soup.select("section#environment table.environment tbody tr")}
+    for key in ("Built", "Git commit", "Python", "Backend", *report.KEY_PACKAGES):
+        assert key in env
+    assert env["Backend"] == "local" and env["openai"] == "3.51.0"
+
+
+def test_html_loads_nothing_from_the_network(built):
+    soup = built["soup"]
+    for tag in soup.find_all(["script", "link", "img", "iframe", "source", "video", "audio"]):
+        for attr in ("src", "href"):
+            assert not re.match(r"(?i)\s*(https?:)?//", tag.get(attr, "")), tag
+    assert not re.search(r"(?i)<(script|link)[^>]+(src|href)=[\"']?(https?:)?//", built["html"])
+
+
+def test_pdf_written(built):
+    pdf = built["result"].pdf
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
+    typ = (pdf.parent / "pdf" / "report.typ").read_text()
+    assert "#outline(" in typ and "= Sources" in typ and "= Environment" in typ and "image(" in typ
+
+
+def test_second_run_is_a_cache_hit(built):
+    first = built["result"]
+    assert first.cache_hits == []
+    executed = built["build"] / "notebooks" / "01_alpha.ipynb"
+    before = executed.stat().st_mtime_ns
+    again = report.build(params={"n": 4}, notebooks_dir=built["nbdir"], build_dir=built["build"],
+                         pdf=False, progress=False)
+    assert again.cache_hits == ["01_alpha", "02_beta"]
+    assert executed.stat().st_mtime_ns == before
+    changed = report.execute(built["nbdir"], built["build"], params={"n": 5}, only="01", progress=False)
+    assert [r.cached for r in changed] == [False]  # a new parameter value re-executes
+
+
+def test_parameters_go_only_where_declared(built):
+    alpha = nbformat.read(built["build"] / "notebooks" / "01_alpha.ipynb", as_version=4)
+    beta = nbformat.read(built["build"] / "notebooks" / "02_beta.ipynb", as_version=4)
+    assert alpha.metadata.papermill.parameters in ({"backend": "local", "n": 4}, {"backend": "local", "n": 5})
+    assert beta.metadata.papermill.parameters == {}
+
+
+def test_unknown_parameter_is_one_clear_error(built, capsys):
+    with pytest.raises(report.UnknownParameterError, match="'nope'.*backend, label, n"):
+        report.build(params={"nope": 1}, notebooks_dir=built["nbdir"], build_dir=built["build"])
+    assert report.main(["--notebooks-dir", str(built["nbdir"]), "--build-dir", str(built["build"]),
+                        "-p", "nope", "1"]) == 1
+    assert "unknown parameter 'nope'" in capsys.readouterr().err
+    with pytest.raises(report.UnknownParameterError, match="api_key"):
+        report.execute(built["nbdir"], built["build"], params={"api_key": "x"})
+    with pytest.raises(report.UnknownParameterError, match="only: no notebook '07'"):
+        report.execute(built["nbdir"], built["build"], only="07")
+    with pytest.raises(report.UnknownParameterError, match="backend: unknown backend 'cloud'"):
+        report.build("cloud", notebooks_dir=built["nbdir"], build_dir=built["build"])
+
+
+def test_failing_notebook_names_notebook_and_cell(tmp_path):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    _write(nbdir, "01_broken.ipynb", [("markdown", "# Broken"), ("code", "x = 1"),
+                                      ("code", "raise ValueError('bad model gpt-9')"), ("code", "y = 2")])
+    with pytest.raises(report.NotebookExecutionError) as info:
+        report.build(notebooks_dir=nbdir, build_dir=tmp_path / "build", progress=False)
+    message = str(info.value)
+    assert "01_broken.ipynb" in message and "cell 3" in message and "bad model gpt-9" in message
+    assert info.value.executed.exists()  # the partial copy is kept for reading
+    assert not (tmp_path / "build" / "notebooks" / "01_broken.run.json").exists()
+    assert not (tmp_path / "build" / "report.html").exists()
+
+
+def test_command_line_values_take_the_declared_type():
+    assert report._coerce("5", "3") == 5
+    assert report._coerce("0.9", "0.95") == 0.9
+    assert report._coerce("123", "'abc'") == "123"
+    assert report._coerce("a,b", "['x']") == ["a", "b"]
+    assert report._coerce('["a", "b"]', "['x']") == ["a", "b"]
+    assert report._coerce("false", "True") is False
+
+
+def test_scan_finds_and_redaction_removes_a_secret(tmp_path, canaries):
+    leak = tmp_path / "out.txt"
+    leak.write_text(f"oops {canaries['GEMINI_API_KEY']}")
+    assert report.scan_for_secrets(tmp_path) == {leak: ["GEMINI_API_KEY"]}
+    assert report._redact_build_files([leak]) == {"GEMINI_API_KEY"}
+    assert canaries["GEMINI_API_KEY"] not in leak.read_text()
