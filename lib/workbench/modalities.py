@@ -12,6 +12,7 @@ Everything here reads ``data/models.csv`` and ``data/limits.csv`` through :mod:`
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -348,21 +349,14 @@ def local_pipeline(model_name: str, *, whisper_model: str = "Whisper", ocr_engin
                                           f"≤ {max_frames} frames\nsampled, each\nread by {ocr_engine}")),
         Stage("instead of projection", ("everything\nis now\nplain text",)),
         Stage("instead of fusion", ("one prompt\n(text blocks\nconcatenated)",)),
-        Stage("language model", (f"{_wrap_name(model_name)}\n(text only,\nsmall, local)",)),
+        Stage("language model", (f"{_wrap_name(model_name)}\n\ntext only,\nsmall, local",)),
         Stage("output", ("text",)),
     ]
 
 
-def _wrap_name(name: str, width: int = 14) -> str:
-    """Break a long model name after hyphens so it fits a diagram box."""
-    lines, current = [], ""
-    for part in name.replace("-", "-\x00").split("\x00"):
-        if current and len(current) + len(part) > width:
-            lines.append(current)
-            current = ""
-        current += part
-    lines.append(current)
-    return "\n".join(line.strip() for line in lines)
+def _wrap_name(name: str, width: int = 16) -> str:
+    """Break a long model name (after hyphens or spaces) so it fits a diagram box."""
+    return textwrap.fill(name, width=width, break_on_hyphens=True)
 
 
 def _draw_row(ax: plt.Axes, stages: list[Stage], y0: float, height: float, color: str,
