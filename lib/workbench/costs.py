@@ -38,6 +38,7 @@ __all__ = [
     "PriceRow",
     "Breakeven",
     "ClaimCheck",
+    "as_date",
     "latest_price_date",
     "price_quotes",
     "price_on",
@@ -140,7 +141,7 @@ class ClaimCheck:
 # --------------------------------------------------------------------------------------------
 # Validation helpers
 # --------------------------------------------------------------------------------------------
-def _to_date(on: date | datetime | str | None, param: str = "on") -> date:
+def as_date(on: date | datetime | str | None, param: str = "on") -> date:
     """A date from a date, datetime, pandas Timestamp or ISO string; None means the latest price date."""
     if on is None:
         return latest_price_date()
@@ -200,7 +201,7 @@ def price_quotes(model_id: str, on: date | str | None = None, source: str | None
     With ``source``, only that source's quotes count. Raises :class:`NoPriceError` when there are none.
     """
     catalog.check_models([model_id], param="model_id")
-    day = _to_date(on)
+    day = as_date(on)
     table = catalog.prices()
     rows = table[(table["model_id"] == model_id) & (table["observed"].dt.date <= day)]
     if source is not None:
@@ -233,7 +234,7 @@ def price_on(model_id: str, on: date | str | None = None, source: str | None = N
     (default) or ``"highest"`` input price, or ``"raise"`` a ValueError.
     """
     _check_on_conflict(on_conflict)
-    day = _to_date(on)
+    day = as_date(on)
     quotes = price_quotes(model_id, day, source)
     pairs = {(q.input_per_mtok, q.output_per_mtok) for q in quotes}
     images = {q.per_image_usd for q in quotes if q.per_image_usd is not None}
@@ -327,12 +328,12 @@ def mix_table(models: Sequence[str], on: date | str | None = None,
 
 def workload_cost(models: Sequence[str], *, documents: int, input_tokens: int, output_tokens: int,
                   on: date | str | None = None, images_per_document: int = 0,
-                  image_size: tuple[int, int] | None = None,
+                  image_size: tuple[int, int] | None = None, source: str | None = None,
                   on_conflict: OnConflict = "lowest") -> pd.DataFrame:
     """Cost of ``documents`` requests of ``input_tokens`` in and ``output_tokens`` out, per model.
 
     One row per model: the price used (observation date, sources, conflict flag), and USD for input,
-    output, images and in total.
+    output, images and in total. ``source`` restricts the prices to one source's quotes.
     """
     models = catalog.check_models(list(models), param="models")
     n_docs = _count(documents, "documents")
@@ -341,7 +342,7 @@ def workload_cost(models: Sequence[str], *, documents: int, input_tokens: int, o
     info = catalog.models().set_index("model_id")
     rows = []
     for m in models:
-        price = price_on(m, on, on_conflict=on_conflict)
+        price = price_on(m, on, source, on_conflict=on_conflict)
         image_usd, image_tok = _image_cost(m, price, n_img, image_size)
         rows.append({
             "model_id": m, "name": info.at[m, "name"], "provider": info.at[m, "provider"],
@@ -358,19 +359,20 @@ def workload_cost(models: Sequence[str], *, documents: int, input_tokens: int, o
 
 
 def routing_cost(routes: Mapping[str, int], *, input_tokens: int, output_tokens: int,
-                 on: date | str | None = None, baseline: str | None = None,
+                 on: date | str | None = None, baseline: str | None = None, source: str | None = None,
                  on_conflict: OnConflict = "lowest") -> pd.DataFrame:
     """Cost of sending ``routes[model]`` documents to each model, and of sending them all to ``baseline``.
 
     Returns one row per route plus a ``"routed total"`` row and, with ``baseline``, an ``"all to <model>"``
     row and the routed total's saving against it (column ``saving_vs_baseline``, a fraction).
+    ``source`` restricts the prices to one source's quotes.
     """
     if not isinstance(routes, Mapping) or not routes:
         raise ValueError("routes: expected a non-empty mapping of model id -> number of documents")
     catalog.check_models(list(routes), param="routes")
     counts = {m: _count(n, f"routes[{m!r}]") for m, n in routes.items()}
     parts = [workload_cost([m], documents=n, input_tokens=input_tokens, output_tokens=output_tokens,
-                           on=on, on_conflict=on_conflict) for m, n in counts.items()]
+                           on=on, source=source, on_conflict=on_conflict) for m, n in counts.items()]
     table = pd.concat(parts, ignore_index=True)
     table["route"] = table["model_id"]
     total = {"route": "routed total", "documents": sum(counts.values())}
@@ -380,7 +382,7 @@ def routing_cost(routes: Mapping[str, int], *, input_tokens: int, output_tokens:
     if baseline is not None:
         catalog.check_models([baseline], param="baseline")
         base = workload_cost([baseline], documents=total["documents"], input_tokens=input_tokens,
-                             output_tokens=output_tokens, on=on, on_conflict=on_conflict)
+                             output_tokens=output_tokens, on=on, source=source, on_conflict=on_conflict)
         base["route"] = f"all to {baseline}"
         rows.append(base)
     out = pd.concat(rows, ignore_index=True)

@@ -188,8 +188,32 @@ def count_text_tokens(text: str, model_id: str | None = None, *, encoding_name: 
 # --------------------------------------------------------------------------------------------
 # Media rules from data/media_token_rules.csv
 # --------------------------------------------------------------------------------------------
+_Row = tuple[tuple[str, ...], str, float, str]   # (patterns, provider, value, source_id)
+
+
 def _rules() -> pd.DataFrame:
     return catalog.media_token_rules()
+
+
+def _rules_path() -> Path:
+    return paths.DATA / "media_token_rules.csv"
+
+
+@lru_cache(maxsize=4)
+def _index(mtime_ns: int) -> dict[tuple[str, str], list[_Row]]:
+    """The rules grouped by (modality, parameter); rebuilt when the CSV changes on disk."""
+    out: dict[tuple[str, str], list[_Row]] = {}
+    for r in _rules().itertuples():
+        out.setdefault((str(r.modality), str(r.parameter)), []).append(
+            (tuple(str(r.model_scope).split()), str(r.provider), float(r.value), str(r.source_id)))
+    return out
+
+
+def _rule_rows(modality: str | None = None, parameter: str | None = None) -> list[_Row]:
+    path = _rules_path()
+    index = _index(path.stat().st_mtime_ns if path.exists() else -1)
+    return [row for (mod, par), rows in index.items() for row in rows
+            if (modality is None or mod == modality) and (parameter is None or par == parameter)]
 
 
 def _specificity(pattern: str, name: str) -> int | None:
@@ -199,20 +223,16 @@ def _specificity(pattern: str, name: str) -> int | None:
 
 def documented_scopes(modality: str = "image") -> list[str]:
     """The model patterns that have at least one documented rule for ``modality``."""
-    rules = _rules()
-    scopes = rules.loc[rules["modality"] == modality, "model_scope"]
-    return sorted({p for s in scopes for p in str(s).split()})
+    return sorted({p for patterns, *_ in _rule_rows(modality) for p in patterns})
 
 
 def _lookup(model: str, modality: str, parameter: str) -> tuple[float, str, int] | None:
     """(value, source_id, specificity) of the most specific rule row for this model, or None."""
-    rules = _rules()
-    rows = rules[(rules["modality"] == modality) & (rules["parameter"] == parameter)]
     best: tuple[float, str, int] | None = None
-    for _, row in rows.iterrows():
-        scores = [s for p in str(row["model_scope"]).split() if (s := _specificity(p, model)) is not None]
+    for patterns, _, value, source in _rule_rows(modality, parameter):
+        scores = [s for p in patterns if (s := _specificity(p, model)) is not None]
         if scores and (best is None or max(scores) > best[2]):
-            best = (float(row["value"]), str(row["source_id"]), max(scores))
+            best = (value, source, max(scores))
     return best
 
 
@@ -235,14 +255,20 @@ def _has(model: str, modality: str, parameter: str) -> int | None:
     return None if found is None else found[2]
 
 
+@lru_cache(maxsize=4)
+def _catalog_providers(mtime_ns: int) -> dict[str, str]:
+    table = catalog.models()
+    return dict(zip(table["model_id"].astype(str), table["provider"].astype(str)))
+
+
 def _provider(model: str) -> str:
     """The provider of a catalog model id, or of the provider-specific rule patterns a name matches."""
-    known = catalog.models()
-    if model in set(known["model_id"]):
-        return str(known.loc[known["model_id"] == model, "provider"].iloc[0])
-    rules = _rules()
-    providers = {str(r["provider"]) for _, r in rules.iterrows()
-                 if any(_specificity(p, model) for p in str(r["model_scope"]).split())}
+    path = paths.DATA / "models.csv"
+    known = _catalog_providers(path.stat().st_mtime_ns if path.exists() else -1)
+    if model in known:
+        return known[model]
+    providers = {provider for patterns, provider, *_ in _rule_rows()
+                 if any(_specificity(p, model) for p in patterns)}
     if len(providers) != 1:
         raise NoDocumentedRuleError(
             f"model: {model!r} matches no provider-specific rule in data/media_token_rules.csv "
