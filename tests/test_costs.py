@@ -6,7 +6,6 @@ import warnings
 from datetime import date
 
 import pytest
-
 from workbench import catalog, costs, tokens
 
 

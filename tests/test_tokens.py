@@ -7,7 +7,6 @@ import inspect
 import re
 
 import pytest
-
 from workbench import tokens
 
 SAMPLE = "Multimodal models bill images as tokens: 1,024 x 1,024 px -> ? tokens. Ünïcödé, 日本語, emoji 🙂.\n"

@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Iterable, Literal, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -32,25 +33,25 @@ from . import catalog, tokens
 
 __all__ = [
     "HOURS_PER_MONTH",
-    "PriceConflictWarning",
-    "NoPriceError",
-    "PriceQuote",
-    "PriceRow",
     "Breakeven",
     "ClaimCheck",
+    "NoPriceError",
+    "PriceConflictWarning",
+    "PriceQuote",
+    "PriceRow",
     "as_date",
-    "latest_price_date",
-    "price_quotes",
-    "price_on",
-    "price_history",
-    "request_cost",
     "blended_price",
-    "mix_table",
-    "workload_cost",
-    "routing_cost",
-    "self_host_cost_per_mtok",
     "breakeven",
     "check_claim",
+    "latest_price_date",
+    "mix_table",
+    "price_history",
+    "price_on",
+    "price_quotes",
+    "request_cost",
+    "routing_cost",
+    "self_host_cost_per_mtok",
+    "workload_cost",
 ]
 
 #: Average hours in a month (24 x 365 / 12).

