@@ -339,8 +339,8 @@ def _openai_tile(model: str, w: int, h: int, detail: str) -> ImageTokens:
     fit, short, tile = (rule_value(model, "image", p) for p in ("fit_px", "short_side_px", "tile_px"))
     scale = min(1.0, fit / max(w, h))                       # 1. fit within fit x fit
     sw, sh = w * scale, h * scale
-    # 2. shortest side to `short` px. Only ever a reduction: the page's worked examples and its calculator
-    # never enlarge an image, and a 512 x 512 image costs one tile.
+    # 2. shortest side to `short` px, applied as a reduction only: the page's worked examples only ever
+    # shrink an image, and it does not describe enlarging one (so a 512 x 512 image is one tile here).
     scale2 = min(1.0, short / min(sw, sh))
     sw, sh = sw * scale2, sh * scale2
     tiles = _ceil(sw / tile) * _ceil(sh / tile)             # 3. count tiles
