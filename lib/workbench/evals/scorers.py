@@ -208,7 +208,7 @@ def normalize_math(answer: str) -> str:
     for cmd in ("boxed", "textbf", "mathrm", "mathbf"):
         s = _strip_braced_command(s, cmd)
     # units written as \text{ cm} or \mbox{inches} after a value: drop them
-    s = re.sub(r"\\(?:text|mbox)\{\s*[a-zA-Z ]*\}\s*$", "", s) if re.match(r"^[-\d.\\{]", s) else s
+    s = re.sub(r"(?<=[\d}])\s*\\(?:text|mbox)\{\s*[a-zA-Z ]*\}\s*$", "", s)
     s = _strip_braced_command(s, "text")
     s = _strip_braced_command(s, "mbox")
     s = s.replace(" ", "")

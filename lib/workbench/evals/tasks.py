@@ -291,9 +291,10 @@ def _needle_items(lengths: tuple[int, ...], depths: tuple[float, ...], per_cell:
                         break
                 text = enc.decode(tokens[:length])
                 cut = int(len(text) * depth)
-                if 0 < cut < len(text):  # back up to the end of a sentence
-                    stop = text.rfind(". ", 0, cut)
-                    cut = stop + 2 if stop > 0 else 0
+                if 0 < cut < len(text):  # move to the nearest end of a sentence
+                    before, after = text.rfind(". ", 0, cut), text.find(". ", cut)
+                    options = [p + 2 for p in (before, after) if p >= 0]
+                    cut = min(options, key=lambda p: abs(p - cut)) if options else cut
                 haystack = (text[:cut] + ("" if cut == 0 or text[:cut].endswith((" ", "\n")) else " ")
                             + needle + " " + text[cut:]).strip()
                 items.append(Item(id=f"L{length}/D{depth:g}/r{rep}",
