@@ -176,6 +176,19 @@ def test_other_bad_input(every: dict[str, samples.Sample]) -> None:
     assert issubclass(media.MediaError, ValueError)
 
 
+def test_to_text_dispatches(image_texts: dict[str, str], every: dict[str, samples.Sample]) -> None:
+    assert media.to_text(every["sign"].data, "IMAGE/PNG") == image_texts["sign"]
+
+
+def test_media_threads_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKBENCH_MEDIA_THREADS", "2")
+    assert 1 <= media.media_threads() <= 2
+    for bad in ("0", "two"):
+        monkeypatch.setenv("WORKBENCH_MEDIA_THREADS", bad)
+        with pytest.raises(RuntimeError, match="WORKBENCH_MEDIA_THREADS"):
+            media.media_threads()
+
+
 def test_ocr_loads_once_across_threads(image_texts: dict[str, str]) -> None:
     got: list[object] = []
     threads = [threading.Thread(target=lambda: got.append(media._ocr())) for _ in range(4)]

@@ -11,7 +11,8 @@ pipeline system would, with small packaged models and nothing downloaded:
   (decoded by the ffmpeg binary bundled in ``imageio-ffmpeg``), each OCR'd as ``[t=1.5s] text``.
 
 Each model is loaded lazily, once per process, under a lock; inference is serialised per model (the
-machine has few cores, and parallel ONNX / CTranslate2 runs would only fight for them). CPU only.
+machine has few cores, and parallel ONNX / CTranslate2 runs would only fight for them). CPU only,
+:func:`media_threads` threads per model (``WORKBENCH_MEDIA_THREADS``, default 1).
 Undecodable data or an unsupported mime type raises :class:`MediaError` naming the mime type.
 """
 from __future__ import annotations
@@ -32,7 +33,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 __all__ = [
     "AUDIO_MIMES", "IMAGE_MIMES", "VIDEO_MIMES", "WHISPER_MODEL", "WHISPER_SHA256", "MediaError",
-    "ModelFileError", "audio_to_text", "image_to_text", "to_text", "video_to_text", "whisper_model_dir",
+    "ModelFileError", "audio_to_text", "image_to_text", "media_threads", "to_text", "video_to_text",
+    "whisper_model_dir",
 ]
 
 #: Image mime types read by :func:`image_to_text` (decoded by Pillow).
@@ -53,6 +55,24 @@ WHISPER_MODEL = "tiny.en"
 WHISPER_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 
 _SAMPLE_RATE = 16000  # what Whisper consumes
+
+
+def media_threads() -> int:
+    """CPU threads per adapter model: ``WORKBENCH_MEDIA_THREADS`` (default 1).
+
+    One thread by default: the local provider shares a small machine with the llama.cpp engine, and
+    on 2 busy cores a 2-thread ONNX session spent about 1.8x the CPU (spin-waiting) for a slower
+    answer than a 1-thread one (invoice OCR: 10 s vs 5.5 s wall at load 8). Raise it on a big, idle
+    machine.
+    """
+    raw = os.environ.get("WORKBENCH_MEDIA_THREADS", "1")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise RuntimeError(f"WORKBENCH_MEDIA_THREADS: expected an integer >= 1, got {raw!r}")
+    return min(value, os.cpu_count() or 1)
 
 
 class MediaError(ValueError):
@@ -104,7 +124,9 @@ def _ocr() -> Any:
                 # Detection on the image scaled so its LONGER side is at most 960 px (PaddleOCR's
                 # usual setting); the package default scales the SHORTER side up to 736 px, which
                 # is slower on small frames and split the rotated axis label of our charts.
-                _ocr_engine = RapidOCR(det_limit_type="max", det_limit_side_len=960)
+                threads = media_threads()
+                _ocr_engine = RapidOCR(det_limit_type="max", det_limit_side_len=960,
+                                       intra_op_num_threads=threads, inter_op_num_threads=1)
     return _ocr_engine
 
 
@@ -227,7 +249,7 @@ def _whisper_model() -> Any:
                 from faster_whisper import WhisperModel
 
                 _whisper = WhisperModel(str(folder), device="cpu", compute_type="int8",
-                                        cpu_threads=min(4, os.cpu_count() or 1), local_files_only=True)
+                                        cpu_threads=media_threads(), local_files_only=True)
     return _whisper
 
 
