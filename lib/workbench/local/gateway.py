@@ -53,7 +53,8 @@ DEFAULT_TEMPERATURE = 1.0
 BACKEND_HEADER = "x-workbench-backend-model"
 #: The catalog id of the local model itself, accepted by all three protocols.
 LOCAL_MODEL_ID = "smollm2-135m-instruct"
-#: Token budget of a tool-arguments generation (the schema is bounded, see grammar.bounded_schema).
+#: Token budget of a tool-arguments generation, independent of the request's limit so that a call is
+#: never cut short (the schema is bounded, see grammar.bounded_schema).
 TOOL_ARGS_MAX_TOKENS = 512
 
 Provider = Literal["openai", "anthropic", "google"]
@@ -153,6 +154,13 @@ class Generation:
 
 
 @dataclass
+class Started:
+    """Generation has begun: the first token is ready; ``prompt_tokens`` counts every prompt so far."""
+
+    prompt_tokens: int
+
+
+@dataclass
 class TextDelta:
     """A piece of answer text."""
 
@@ -181,7 +189,7 @@ class Done:
     generation: Generation
 
 
-Event = Union[TextDelta, ToolCallStart, ArgumentsDelta, Done]
+Event = Union[Started, TextDelta, ToolCallStart, ArgumentsDelta, Done]
 
 
 def new_id(prefix: str, n: int = 24) -> str:
@@ -415,7 +423,10 @@ class Core:
             await asyncio.sleep(delay)
 
     async def events(self, req: GenRequest) -> AsyncIterator[Event]:
-        """Generate the answer to ``req`` as events: text deltas, or a tool call, then :class:`Done`.
+        """Generate the answer to ``req`` as events.
+
+        :class:`Started` (with the prompt token count) when the first token is ready, then text
+        deltas, or a :class:`ToolCallStart` and argument deltas, then :class:`Done`.
 
         Tools: with ``tool_choice`` named the call is written directly; with required (several
         tools) or auto, the model first picks under a grammar among the tool names (and, for auto,
@@ -426,6 +437,7 @@ class Core:
         max_tokens = DEFAULT_MAX_TOKENS if req.max_tokens is None else req.max_tokens
         await self.delay_first_token()
         used_prompt = used_completion = 0
+        started = False
         messages = self.prompt_messages(req)
         chosen: str | None = None
         if req.tools and req.tool_choice.mode != "none":
@@ -452,7 +464,6 @@ class Core:
         if chosen is not None:
             tool = next(t for t in req.tools if t.name == chosen)
             call = ToolCall(id=new_id("call_"), name=tool.name, arguments="")
-            yield ToolCallStart(call.id, tool.name)
             prompt = await self.render(messages + [{
                 "role": "user", "content": f"Call the tool {tool.name} now: write only its arguments as a JSON object."}])
             schema = grammar.object_schema(tool.parameters)
@@ -461,6 +472,10 @@ class Core:
             parts: list[str] = []
             final: dict[str, Any] = {}
             async for chunk in self._stream_engine(payload, param="tools"):
+                if not started:
+                    started = True
+                    yield Started(used_prompt + int(chunk.get("tokens_evaluated", 0)))
+                    yield ToolCallStart(call.id, tool.name)
                 if chunk.get("content"):
                     parts.append(chunk["content"])
                     yield ArgumentsDelta(chunk["content"])
@@ -471,7 +486,7 @@ class Core:
                 grammar.validate(call.arguments, schema)
             except ValueError as exc:
                 raise GatewayError("server", f"the constrained tool call for {tool.name} did not produce "
-                                             f"schema-valid arguments ({exc}); raise the token limit") from None
+                                             f"schema-valid arguments within {TOOL_ARGS_MAX_TOKENS} tokens ({exc})") from None
             yield Done(Generation(
                 tool_call=call, finish="tool_call",
                 prompt_tokens=used_prompt + int(final.get("tokens_evaluated", 0)),
@@ -486,6 +501,9 @@ class Core:
         parts = []
         final = {}
         async for chunk in self._stream_engine(payload, param=req.json_param if req.json_schema else None):
+            if not started:
+                started = True
+                yield Started(used_prompt + int(chunk.get("tokens_evaluated", 0)))
             if chunk.get("content"):
                 parts.append(chunk["content"])
                 yield TextDelta(chunk["content"])
@@ -683,7 +701,7 @@ def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None
     Routes: the OpenAI, Anthropic and Gemini endpoints (see the protocol modules) plus
     ``GET /_workbench/health``, ``GET /_workbench/info`` and ``GET|PUT|DELETE /_workbench/faults``.
     """
-    from . import gateway_openai
+    from . import gateway_anthropic, gateway_gemini, gateway_openai
 
     core = Core(engine_url, model_name=model_name, faults=faults or FaultInjector(),
                 known_models=_known_models())
@@ -727,6 +745,8 @@ def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None
         Route("/_workbench/info", info, methods=["GET"]),
         Route("/_workbench/faults", faults_endpoint, methods=["GET", "PUT", "POST", "PATCH", "DELETE"]),
         *gateway_openai.routes(core),
+        *gateway_anthropic.routes(core),
+        *gateway_gemini.routes(core),
     ]
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
