@@ -59,6 +59,7 @@ __all__ = [
 ACCURACY = "accuracy"
 
 _MARKERS = ("o", "s", "D", "^", "v", "P", "X")
+_MIN_SPAN = 20.0  # percentage points: the narrowest x range of a score figure
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,7 +458,11 @@ def _x_span(data: pd.DataFrame, room: float) -> tuple[float, float]:
     """An x range covering every score and interval, with ``room`` points on the right for labels."""
     lows = data["ci_low"].fillna(data["score"]) if "ci_low" in data else data["score"]
     highs = data["ci_high"].fillna(data["score"]) if "ci_high" in data else data["score"]
-    return max(0.0, float(lows.min()) - 3), float(highs.max()) + room
+    lo, hi = max(0.0, float(lows.min()) - 3), float(highs.max())
+    if hi - lo < _MIN_SPAN:  # never zoom so far that a few points look like a chasm
+        lo = max(0.0, min(lo, hi - _MIN_SPAN + (_MIN_SPAN - (hi - lo)) / 2))
+        hi = max(hi, lo + _MIN_SPAN)
+    return lo, hi + room
 
 
 def plot_family(scores: pd.DataFrame, family: str) -> plt.Figure:
@@ -493,7 +498,7 @@ def plot_family(scores: pd.DataFrame, family: str) -> plt.Figure:
         ax.set_xlabel("score (%)")
     for ax in list(axes.flat)[len(benches):]:
         ax.axis("off")
-    fig.suptitle(f"Published scores: {family} (bars: {_level_text(data)} Wilson interval where the "
+    fig.suptitle(f"Published scores: {family}\n(bars: {_level_text(data)} Wilson interval where the "
                  f"size is known)", fontweight="bold", fontsize=11)
     fig.legend(handles=_source_handles(data["source_id"]), title="source", loc="lower center",
                ncol=len(set(data["source_id"])), fontsize=8, title_fontsize=8, frameon=False,
@@ -568,7 +573,7 @@ def plot_wins(wins: pd.DataFrame) -> plt.Figure:
     handles += [Line2D([], [], color=c, lw=3, label=v) for v, c in _VERDICT_COLORS.items()
                 if v in set(data["verdict"])]
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    ax.set_title("Gaps the sources report between two models: can the benchmark resolve them?")
+    ax.set_title("Reported gaps between two models: can the benchmark resolve them?")
     ax.grid(axis="y", visible=False)
     fig.tight_layout(rect=(0, 0.55 / (0.3 * len(data) + 1.8), 1, 1))
     return fig
