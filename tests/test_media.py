@@ -13,7 +13,6 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 from PIL import Image
-
 from workbench import samples
 from workbench.local import media
 
@@ -71,7 +70,7 @@ def test_sign_read(image_texts: dict[str, str], every: dict[str, samples.Sample]
     text = image_texts["sign"]
     assert samples.check_answer(every["sign"], text)["score"] == 1.0, text
     lines = text.splitlines()
-    assert lines.index("NO PARKING") < [i for i, l in enumerate(lines) if "FRI" in l][0]
+    assert lines.index("NO PARKING") < next(i for i, line in enumerate(lines) if "FRI" in line)
 
 
 def test_jpeg_and_transparent_png(every: dict[str, samples.Sample]) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import wave
 from decimal import Decimal
@@ -10,7 +11,6 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 from PIL import Image
-
 from workbench import catalog, paths, samples
 
 
@@ -79,7 +79,7 @@ def test_speech_file_and_truth(every: dict[str, samples.Sample]) -> None:
         assert 3.0 < w.getnframes() / w.getframerate() < 8.0
     # the truth is the sentence the committed script spoke
     script = (paths.DATA / "media" / "make_speech.sh").read_text()
-    assert re.search(r'^sentence="(.*)"$', script, re.M).group(1) == s.truth["text"] == samples.SPEECH_TEXT
+    assert re.search(r'^sentence="(.*)"$', script, re.MULTILINE).group(1) == s.truth["text"] == samples.SPEECH_TEXT
 
 
 def test_clip_frames_match_truth(every: dict[str, samples.Sample]) -> None:
@@ -98,7 +98,7 @@ def test_clip_frames_match_truth(every: dict[str, samples.Sample]) -> None:
     per_second = [frames[2 * i].astype(int) for i in range(len(t["segments"]))]
     for i in range(len(t["segments"])):
         assert np.abs(frames[2 * i].astype(int) - frames[2 * i + 1]).mean() < 2
-    for a, b in zip(per_second, per_second[1:]):
+    for a, b in itertools.pairwise(per_second):
         assert np.abs(a - b).mean() > 5
     assert [seg["start"] for seg in t["segments"]] == list(range(6))
     assert [seg["word"] for seg in t["segments"]] == t["expected"]

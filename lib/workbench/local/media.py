@@ -344,7 +344,7 @@ def _sample_times(duration: float, fps: float, max_frames: int) -> list[tuple[fl
     middles of ``n`` equal slices and seek half a frame early so the seek lands on that frame.
     """
     if fps > 0:
-        total = max(1, int(round(duration * fps)))
+        total = max(1, round(duration * fps))
         n = min(max_frames, total)
         picks = sorted({int((i + 0.5) * total / n) for i in range(n)})
         return [(max(0.0, (k - 0.5) / fps), k / fps) for k in picks]
