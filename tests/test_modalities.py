@@ -1,14 +1,9 @@
 """The modality matrix, the limits comparison and the pipeline diagram follow data/models.csv."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-
 from workbench import catalog, modalities
 
 
@@ -63,8 +58,8 @@ def test_matrix_matches_the_catalog_and_keeps_unknown_apart_from_no():
         for m in modalities.MODALITIES:
             stated = table.loc[model_id, f"input_{m}"]
             assert (pd.isna(row[m]) and pd.isna(stated)) or bool(row[m]) == bool(stated)
-    assert matrix.loc["gpt-4o", "audio"] == True  # noqa: E712
-    assert matrix.loc["claude-opus-4-7", "audio"] == False  # noqa: E712
+    assert matrix.loc["gpt-4o", "audio"] == True
+    assert matrix.loc["claude-opus-4-7", "audio"] == False
     assert pd.isna(matrix.loc["qwen2.5-vl-72b", "audio"])
 
 

@@ -28,18 +28,18 @@ __all__ = [
     "MODALITIES",
     "PROVIDER_ORDER",
     "Stage",
-    "format_tokens",
-    "models_with_modality_data",
-    "select_models",
-    "modality_matrix",
-    "modality_counts",
-    "plot_modality_matrix",
-    "limits_table",
-    "plot_limits",
-    "media_limits",
     "common_pipeline",
-    "local_pipeline",
     "draw_pipeline",
+    "format_tokens",
+    "limits_table",
+    "local_pipeline",
+    "media_limits",
+    "modality_counts",
+    "modality_matrix",
+    "models_with_modality_data",
+    "plot_limits",
+    "plot_modality_matrix",
+    "select_models",
 ]
 
 #: The input modalities the catalog records (columns ``input_<modality>`` of models.csv).
@@ -52,7 +52,7 @@ _STATE_LABELS = ("not stated", "no", "yes")  # codes -1, 0, 1 -> 0, 1, 2 after s
 _STATE_COLORS = ("#ffffff", "#e6e6e6", "#2b8a6e")
 
 
-def format_tokens(n: float | int | None) -> str:
+def format_tokens(n: float | None) -> str:
     """A token count the way people say it: 8192 -> '8.2K', 128000 -> '128K', 1050000 -> '1.05M'.
 
     Missing values (None / NaN / pandas NA) give ``"not stated"``.
@@ -151,8 +151,8 @@ def modality_counts(matrix: pd.DataFrame) -> pd.DataFrame:
     for m in MODALITIES:
         col = matrix[m]
         rows[m] = {
-            "yes": int((col == True).sum()),  # noqa: E712  (nullable booleans)
-            "no": int((col == False).sum()),  # noqa: E712
+            "yes": int((col == True).sum()),
+            "no": int((col == False).sum()),
             "not stated": int(col.isna().sum()),
             "models_yes": ", ".join(matrix.loc[col.fillna(False).astype(bool), "name"].astype(str)),
         }
@@ -398,8 +398,8 @@ def _draw_row(ax: plt.Axes, stages: list[Stage], y0: float, height: float, color
         pairs = set(zip(left, right)) if len(set(left)) > 1 else {(left[0], right[0])}
         for (xl, yl), (xr, yr) in pairs:
             ax.annotate("", xy=(xr, yr), xytext=(xl + box_w, yl),
-                        arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.0,
-                                        shrinkA=1, shrinkB=1))
+                        arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 1.0,
+                                    "shrinkA": 1, "shrinkB": 1})
 
 
 def draw_pipeline(local_model: str, *, whisper_model: str = "Whisper", ocr_engine: str = "OCR",

@@ -32,27 +32,27 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from statsmodels.stats.power import NormalIndPower
 
-from . import catalog, plots, stats
+from . import catalog, stats
 
 __all__ = [
     "ACCURACY",
     "check_benchmarks",
-    "published_scores",
-    "other_measures",
-    "score_table",
-    "implied_correct",
-    "whole_items_consistent",
-    "with_intervals",
-    "source_disagreements",
     "claimed_wins",
     "detectable_gap",
-    "sample_size_table",
-    "unsized_benchmarks",
-    "source_colors",
-    "plot_family",
+    "implied_correct",
+    "other_measures",
     "plot_disagreements",
-    "plot_wins",
+    "plot_family",
     "plot_resolvable_gaps",
+    "plot_wins",
+    "published_scores",
+    "sample_size_table",
+    "score_table",
+    "source_colors",
+    "source_disagreements",
+    "unsized_benchmarks",
+    "whole_items_consistent",
+    "with_intervals",
 ]
 
 #: The metric (in percent) that the accuracy tables and tests use.
@@ -170,7 +170,7 @@ def implied_correct(score_pct: float, n: int) -> int:
         raise ValueError(f"score_pct must be in [0, 100], got {score_pct!r}")
     if isinstance(n, bool) or int(n) != n or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    return int(round(score_pct / 100 * int(n)))
+    return round(score_pct / 100 * int(n))
 
 
 def whole_items_consistent(score_pct: float, n: int, decimals: int | None = None) -> bool:
