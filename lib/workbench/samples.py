@@ -417,7 +417,8 @@ def check_answer(sample: Sample, text: str) -> dict[str, Any]:
     (``152.56`` matches ``$152.56``; commas are read as thousands separators, so ``1,234.5`` is 1234.5),
     phrases case-insensitively on word boundaries (a list means any spelling counts). Returns
     ``{"sample", "score" (fraction found), "found", "missing"}`` plus per-sample extras:
-    ``total_found`` (invoice), ``values_found`` (charts), ``wer`` (speech), ``segments_found`` and
+    ``total_found`` (invoice), ``values_found`` (charts), ``wer`` (speech: of the whole ``text``, so pass
+    the transcript alone, without preamble), ``segments_found`` and
     ``in_order`` (clip).
     """
     if not isinstance(sample, Sample):
