@@ -165,8 +165,11 @@ def test_unknown_parameter_is_one_clear_error(built, capsys):
     assert report.main(["--notebooks-dir", str(built["nbdir"]), "--build-dir", str(built["build"]),
                         "-p", "nope", "1"]) == 1
     assert "unknown parameter 'nope'" in capsys.readouterr().err
-    with pytest.raises(report.UnknownParameterError, match="api_key"):
+    with pytest.raises(report.UnknownParameterError, match="'api_key' looks like a secret"):
         report.execute(built["nbdir"], built["build"], params={"api_key": "x"})
+    with pytest.raises(report.UnknownParameterError, match="'n' looks like a secret"):
+        report.execute(built["nbdir"], built["build"], params={"n": CANARIES["OPENAI_API_KEY"]})
+    assert not report._SECRET_PARAM.search("input_tokens") and report._SECRET_PARAM.search("hf_token")
     with pytest.raises(report.UnknownParameterError, match="only: no notebook '07'"):
         report.execute(built["nbdir"], built["build"], only="07")
     with pytest.raises(report.UnknownParameterError, match="backend: unknown backend 'cloud'"):

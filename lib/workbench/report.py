@@ -101,7 +101,7 @@ ASSETS = Path(__file__).with_name("report_assets")
 #: Environment variables the live clients read; the only secrets a ``live`` kernel keeps.
 LIVE_KEYS: tuple[str, ...] = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
-_SECRET_PARAM = re.compile(r"api_?key|token|secret|passw|credential", re.IGNORECASE)
+_SECRET_PARAM = re.compile(r"api_?key|secret|passw|credential|(^|_)(access_|auth_)?token$", re.IGNORECASE)
 _NOT_SECRET = {"PYTEST_CURRENT_TEST"}
 _NOTEBOOK_LINK = re.compile(r"^(?:.*/)?(\d\d_[^/#?]*)\.ipynb(?:#(.*))?$")
 _HIDDEN_CELL_TAGS = {"remove-cell", "remove_cell", "hide-cell"}
@@ -214,8 +214,31 @@ def find_notebooks(notebooks_dir: Path | None = None, only: str | Iterable[str] 
 
 
 def declared_parameters(notebook: Path) -> dict[str, str]:
-    """The parameters a notebook declares in its ``parameters`` cell: name -> default (source text)."""
-    return {name: spec["default"] for name, spec in pm.inspect_notebook(str(notebook)).items()}
+    """The parameters a notebook declares in its ``parameters`` cell: name -> default (source text).
+
+    Read with Python's own parser (papermill's line regex skips lines such as ``x = None  # None = all``);
+    papermill injects the values the same way either way.
+    """
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception as err:
+        raise ReportError(f"{notebook}: not a readable notebook: {err}") from None
+    cell = next((c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])),
+                None)
+    if cell is None:
+        return {}
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError:  # e.g. IPython magics: fall back to papermill's own reader
+        return {name: spec["default"] for name, spec in pm.inspect_notebook(str(notebook)).items()}
+    declared: dict[str, str] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        for target in targets:
+            if isinstance(target, ast.Name):
+                declared[target.id] = ast.get_source_segment(cell.source, node.value) or ""  # type: ignore[union-attr]
+    return declared
 
 
 def _secret_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -256,16 +279,16 @@ def _plan(notebooks: Sequence[Path], backend: str, params: Mapping[str, Any] | N
     declared = {nb: declared_parameters(nb) for nb in notebooks}
     secrets = _secret_environment()
     for name, value in params.items():
-        if not any(name in d for d in declared.values()):
-            known = sorted({n for d in declared.values() for n in d})
-            raise UnknownParameterError(
-                f"params: unknown parameter {name!r}: no selected notebook declares it in its parameters cell; "
-                f"declared: {', '.join(known) or '(none)'}")
         text = json.dumps(value, default=str)
         if _SECRET_PARAM.search(name) or any(s in text for s in secrets.values()):
             raise UnknownParameterError(
                 f"params: parameter {name!r} looks like a secret; keys are read from the environment by "
                 "workbench.clients, never passed as notebook parameters")
+        if not any(name in d for d in declared.values()):
+            known = sorted({n for d in declared.values() for n in d})
+            raise UnknownParameterError(
+                f"params: unknown parameter {name!r}: no selected notebook declares it in its parameters cell; "
+                f"declared: {', '.join(known) or '(none)'}")
     plan: dict[Path, dict[str, Any]] = {}
     for nb, decl in declared.items():
         chosen: dict[str, Any] = {}
@@ -282,17 +305,14 @@ def _plan(notebooks: Sequence[Path], backend: str, params: Mapping[str, Any] | N
 # Cache
 
 
-def _tree_digest(lib_dir: Path, data_dir: Path) -> str:
-    """Hash of the library sources (except this module) and every data file."""
-    h = hashlib.sha256()
+def _tree_files(lib_dir: Path, data_dir: Path) -> dict[str, str]:
+    """SHA-256 of every library source (except this module) and every data file, by relative name."""
     files = [(f"lib/{p.relative_to(lib_dir)}", p) for p in sorted(lib_dir.rglob("*.py"))
              if p.resolve() != _THIS_FILE and "__pycache__" not in p.parts]
     if data_dir.is_dir():
         files += [(f"data/{p.relative_to(data_dir)}", p) for p in sorted(data_dir.rglob("*"))
                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(data_dir).parts)]
-    for name, p in files:
-        h.update(name.encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
-    return h.hexdigest()
+    return {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in files}
 
 
 def _notebook_digest(notebook: Path) -> str:
@@ -302,13 +322,33 @@ def _notebook_digest(notebook: Path) -> str:
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
 
 
+def _inputs(notebook: Path, params: Mapping[str, Any], backend: str, files: Mapping[str, str]) -> dict[str, Any]:
+    """Everything a run depends on, as stored in its record."""
+    return {"notebook": _notebook_digest(notebook), "files": dict(files), "backend": backend,
+            "params": json.loads(json.dumps(params, sort_keys=True, default=str))}
+
+
+def _key(inputs: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
 def cache_key(notebook: Path, params: Mapping[str, Any], backend: str, *, lib_dir: Path | None = None,
-              data_dir: Path | None = None, _tree: str | None = None) -> str:
+              data_dir: Path | None = None) -> str:
     """The cache key of one notebook run: hash of notebook source, library, data, parameters, backend."""
-    tree = _tree or _tree_digest(lib_dir or _THIS_FILE.parent, data_dir or paths.DATA)
-    payload = json.dumps({"notebook": _notebook_digest(notebook), "tree": tree, "backend": backend,
-                          "params": params}, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    files = _tree_files(lib_dir or _THIS_FILE.parent, data_dir or paths.DATA)
+    return _key(_inputs(notebook, params, backend, files))
+
+
+def _why(prior: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """Why a notebook runs again, in words."""
+    if not prior:
+        return "no earlier successful run"
+    reasons = [what for what in ("notebook", "backend", "params") if prior.get(what) != now[what]]
+    before, after = prior.get("files", {}), now["files"]
+    changed = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
+    if changed:
+        reasons.append("changed " + ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else ""))
+    return "; ".join(reasons) or "forced"
 
 
 def _record_path(executed: Path) -> Path:
@@ -323,24 +363,37 @@ def _record_path(executed: Path) -> Path:
 def _kernel_environment(backend: str) -> Iterator[None]:
     """Remove secrets from ``os.environ`` while kernels start (a ``live`` kernel keeps the provider keys)."""
     keep = set(LIVE_KEYS) if backend == "live" else set()
-    removed = {k: os.environ.pop(k) for k in list(os.environ)
-               if _SECRET_NAME.search(k) and k not in keep and k not in _NOT_SECRET}
+    removed = {k: os.environ.pop(k) for k in _secret_environment() if k not in keep}
     try:
         yield
     finally:
         os.environ.update(removed)
 
 
-def _failing_cell(source_nb: Path, err: pm.PapermillExecutionError) -> tuple[int, str]:
-    """The 1-based position in the source notebook of the cell that failed, and its first line."""
+def _failing_cell(source_nb: Path, source: str, index: int) -> tuple[int, str]:
+    """The 1-based position in the source notebook of the code cell with ``source``, and its first line."""
     nb = nbformat.read(source_nb, as_version=4)
     for i, cell in enumerate(nb.cells, start=1):
-        if cell.cell_type == "code" and cell.source == err.source:
+        if cell.cell_type == "code" and cell.source == source:
             break
     else:
-        i = err.cell_index + 1
-    first = next((ln for ln in (err.source or "").splitlines() if ln.strip()), "")
+        i = index + 1
+    first = next((ln for ln in (source or "").splitlines() if ln.strip()), "")
     return i, first[:80]
+
+
+def _running_cell(source_nb: Path, executed: Path) -> tuple[int, str]:
+    """The cell that was running when execution stopped, from a partial executed copy (0 if unknown)."""
+    if executed.exists():
+        book = nbformat.read(executed, as_version=4)
+        status = [c.get("metadata", {}).get("papermill", {}) for c in book.cells]
+        for i, meta in enumerate(status):
+            if meta.get("exception") or meta.get("status") == "running":
+                return _failing_cell(source_nb, book.cells[i].source, i)
+        started = [i for i, meta in enumerate(status) if meta.get("status") not in (None, "pending")]
+        if started:  # a timeout leaves the cell it stopped marked "completed": the last one started
+            return _failing_cell(source_nb, book.cells[started[-1]].source, started[-1])
+    return 0, ""
 
 
 def execute(notebooks_dir: Path | None = None, build_dir: Path | None = None, *, backend: str = "local",
@@ -362,20 +415,25 @@ def execute(notebooks_dir: Path | None = None, build_dir: Path | None = None, *,
     plan = _plan(notebooks, backend, params, cli_strings=cli_strings)
     out_dir = build_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    tree = _tree_digest(_THIS_FILE.parent, paths.DATA)
+    files = _tree_files(_THIS_FILE.parent, paths.DATA)
     runs: list[NotebookRun] = []
     for n, nb in enumerate(notebooks, start=1):
         executed = out_dir / nb.name
         record = _record_path(executed)
-        key = cache_key(nb, plan[nb], backend, _tree=tree)
-        prior = json.loads(record.read_text()) if record.exists() else {}
+        inputs = _inputs(nb, plan[nb], backend, files)
+        key = _key(inputs)
+        try:
+            prior = json.loads(record.read_text()) if record.exists() else {}
+        except json.JSONDecodeError:
+            prior = {}
         if not force and prior.get("key") == key and executed.exists():
             runs.append(NotebookRun(nb.stem, nb, executed, prior["seconds"], True, prior["executed_at"],
                                     plan[nb]))
             _say(f"[{n}/{len(notebooks)}] {nb.stem}: unchanged, reusing the run of {prior['executed_at']}")
             continue
         record.unlink(missing_ok=True)
-        _say(f"[{n}/{len(notebooks)}] {nb.stem}: executing"
+        why = "forced" if force else _why(prior.get("inputs", {}), inputs)
+        _say(f"[{n}/{len(notebooks)}] {nb.stem}: executing ({why})"
              + (f" with {', '.join(f'{k}={v!r}' for k, v in plan[nb].items())}" if plan[nb] else ""))
         start = time.perf_counter()
         try:
@@ -385,10 +443,17 @@ def execute(notebooks_dir: Path | None = None, build_dir: Path | None = None, *,
                                     execution_timeout=cell_timeout)
         except pm.PapermillExecutionError as err:
             _redact_build_files([executed])
-            cell, first = _failing_cell(nb, err)
+            cell, first = _failing_cell(nb, err.source, err.cell_index)
             raise NotebookExecutionError(
                 nb.stem, cell,
                 f"notebook {nb.name} failed in cell {cell} ({first!r}): {err.ename}: {err.evalue}\n"
+                f"  partial executed copy: {executed}", executed) from None
+        except Exception as err:  # the kernel died, a cell timed out, the kernel could not start
+            _redact_build_files([executed])
+            cell, first = _running_cell(nb, executed)
+            raise NotebookExecutionError(
+                nb.stem, cell,
+                f"notebook {nb.name} failed in cell {cell} ({first!r}): {type(err).__name__}: {err}\n"
                 f"  partial executed copy: {executed}", executed) from None
         seconds = time.perf_counter() - start
         leaks = _redact_build_files([executed])
@@ -397,7 +462,8 @@ def execute(notebooks_dir: Path | None = None, build_dir: Path | None = None, *,
                                   f"(redacted in {executed}); never display keys")
         when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         record.write_text(json.dumps({"key": key, "seconds": round(seconds, 2), "executed_at": when,
-                                      "backend": backend, "parameters": plan[nb]}, indent=1, default=str))
+                                      "backend": backend, "parameters": plan[nb], "inputs": inputs},
+                                     indent=1, default=str))
         runs.append(NotebookRun(nb.stem, nb, executed, seconds, False, when, plan[nb]))
         _say(f"[{n}/{len(notebooks)}] {nb.stem}: done in {seconds:.1f} s")
     return runs
@@ -413,12 +479,14 @@ def _say(message: str) -> None:
 
 
 def scan_for_secrets(folder: Path, environ: Mapping[str, str] | None = None) -> dict[Path, list[str]]:
-    """Files under ``folder`` that contain the value of a secret environment variable -> variable names."""
+    """Files under ``folder`` (or the file itself) that contain the value of a secret environment variable,
+    each with the names of the variables found."""
     secrets = {k: v.encode() for k, v in _secret_environment(environ).items()}
     hits: dict[Path, list[str]] = {}
-    if not secrets or not Path(folder).exists():
+    folder = Path(folder)
+    if not secrets or not folder.exists():
         return hits
-    for p in sorted(Path(folder).rglob("*")):
+    for p in [folder] if folder.is_file() else sorted(folder.rglob("*")):
         if p.is_file():
             data = p.read_bytes()
             names = [k for k, v in secrets.items() if v in data]
@@ -509,13 +577,17 @@ def _anchor(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", unquote(text).strip().replace(" ", "-"))
 
 
-def _embed_local_image(img: Tag, base: Path) -> None:
+def _embed_local_image(img: Tag, base: Path, chapter: str) -> None:
+    """Inline an image file referenced from markdown as a data URI; a network image is an error."""
     src = img.get("src", "")
-    if not src or re.match(r"^(data:|[a-z]+://|#)", src):
+    if not src or src.startswith("data:"):
         return
+    if re.match(r"^([a-z]+:)?//", src, re.IGNORECASE):
+        raise ReportError(f"{chapter}: image {src!r} is on the network; the report must render offline "
+                          "(save it under figures/ and link the file)")
     path = (base / unquote(src)).resolve()
     if not path.is_file():
-        raise ReportError(f"image {src!r} in {base} not found (looked for {path})")
+        raise ReportError(f"{chapter}: image {src!r} not found (looked for {path})")
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     img["src"] = f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
@@ -554,10 +626,13 @@ def render_chapters(executed: Sequence[Path], source_dir: Path | None = None) ->
         stem = Path(path).stem
         section = soup.new_tag("section", attrs={"class": "chapter", "id": stem})
         section.extend(list(soup.contents))
-        for tag in section.find_all(["style", "link"]):
-            tag.decompose()
-        for tag in section.find_all("script", src=True):
-            tag.decompose()  # a script from elsewhere cannot run offline
+        for tag in section.find_all("style"):  # pandas' default table style fights ours; Styler's stays
+            if ".dataframe" in tag.get_text() or re.search(r"@import|url\(", tag.get_text()):
+                tag.decompose()
+        for tag in section.find_all(["link", "script"]):
+            if tag.name == "link" or tag.get("src"):
+                raise ReportError(f"{path.name}: an output loads {tag.get('src') or tag.get('href')!r} from "
+                                  "outside the article; the report must render offline")
         for tag in section.find_all("a", class_="anchor-link"):
             tag.decompose()
         headings: list[tuple[int, str, str]] = []
@@ -574,7 +649,7 @@ def render_chapters(executed: Sequence[Path], source_dir: Path | None = None) ->
             del table["border"]
             _align_numbers(table)
         for img in section.find_all("img"):
-            _embed_local_image(img, base)
+            _embed_local_image(img, base, Path(path).name)
             if img.get("alt", "").startswith("No description"):
                 img["alt"] = "figure"
         title = next((t for lvl, _, t in headings if lvl == 1), stem)
@@ -799,7 +874,8 @@ def _subtitle(stamp: Mapping[str, str]) -> str:
 def build(backend: str = "local", only: str | Iterable[str] | None = None,
           params: Mapping[str, Any] | None = None, force: bool = False, *,
           notebooks_dir: Path | None = None, build_dir: Path | None = None, pdf: bool = True,
-          title: str = DEFAULT_TITLE, progress: bool = True, cli_strings: bool = False) -> ReportResult:
+          title: str = DEFAULT_TITLE, progress: bool = True, cli_strings: bool = False,
+          cell_timeout: int | None = None) -> ReportResult:
     """Execute the notebooks (cached), then write ``report.html`` and ``report.pdf`` into ``build_dir``.
 
     Raises :class:`UnknownParameterError`, :class:`NotebookExecutionError` or :class:`SecretLeakError`.
@@ -808,7 +884,7 @@ def build(backend: str = "local", only: str | Iterable[str] | None = None,
     build_dir = Path(build_dir) if build_dir is not None else paths.BUILD
     check_backend(backend)
     runs = execute(notebooks_dir, build_dir, backend=backend, only=only, params=params, force=force,
-                   progress=progress, cli_strings=cli_strings)
+                   progress=progress, cli_strings=cli_strings, cell_timeout=cell_timeout)
     executed = [r.executed for r in runs]
     _say("rendering the article")
     chapters = render_chapters(executed, source_dir=Path(notebooks_dir) if notebooks_dir else None)
@@ -818,7 +894,10 @@ def build(backend: str = "local", only: str | Iterable[str] | None = None,
         _say("writing the PDF (pandoc + typst)")
         pdf_path = to_pdf(chapters, build_dir / "report.pdf", title=title, backend=backend,
                           run_records=executed)
-    hits = scan_for_secrets(build_dir)
+    hits: dict[Path, list[str]] = {}
+    for product in (build_dir / "notebooks", build_dir / "pdf", html_path, pdf_path):
+        if product is not None:  # only what the report wrote: build/ also holds other tools' caches
+            hits.update(scan_for_secrets(product))
     if hits:
         leaked = _redact_build_files(hits)
         raise SecretLeakError(f"the value of {', '.join(sorted(leaked))} reached "
@@ -849,6 +928,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a notebook parameter, passed to the notebooks that declare it")
     parser.add_argument("--no-pdf", action="store_true", help="write only the HTML")
+    parser.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
+                        help="fail a notebook whose cell runs longer than this (default: no limit)")
     parser.add_argument("--notebooks-dir", type=Path, default=None, help="default: notebooks/")
     parser.add_argument("--build-dir", type=Path, default=None, help="default: build/")
     args = parser.parse_args(argv)
@@ -857,7 +938,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         params[name] = value
     try:
         result = build(args.backend, args.only, params, args.force, notebooks_dir=args.notebooks_dir,
-                       build_dir=args.build_dir, pdf=not args.no_pdf, cli_strings=True)
+                       build_dir=args.build_dir, pdf=not args.no_pdf, cli_strings=True,
+                       cell_timeout=args.cell_timeout)
     except ReportError as err:
         print(f"report: {err}", file=sys.stderr)
         return 1
