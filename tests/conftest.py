@@ -11,7 +11,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
 from workbench.local import LocalProvider, default_provider
 
 

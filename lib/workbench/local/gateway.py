@@ -27,19 +27,25 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Literal, Union
+from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import grammar
-from .faults import FaultConfig, FaultInjector, FaultKind
+from .faults import (
+    FaultConfig,
+    FaultInjector,
+    FaultKind,
+    FaultSettingError,
+    parse_faults,
+)
 
 log = logging.getLogger("workbench.local.gateway")
 
@@ -70,7 +76,7 @@ class GatewayError(Exception):
     ``param`` names the offending request field when there is one.
     """
 
-    STATUS = {"invalid_request": 400, "not_found": 404, "rate_limit": 429, "server": 500,
+    STATUS: ClassVar[dict[str, int]] = {"invalid_request": 400, "not_found": 404, "rate_limit": 429, "server": 500,
               "timeout": 504, "unavailable": 503}
 
     def __init__(self, kind: str, message: str, *, param: str | None = None,
@@ -189,7 +195,7 @@ class Done:
     generation: Generation
 
 
-Event = Union[Started, TextDelta, ToolCallStart, ArgumentsDelta, Done]
+Event = Started | TextDelta | ToolCallStart | ArgumentsDelta | Done
 
 
 def new_id(prefix: str, n: int = 24) -> str:
@@ -556,13 +562,18 @@ async def apply_fault(core: Core, fault: FaultKind | None, request: Request) -> 
 
 
 async def cut_after(chunks: AsyncIterator[bytes], n: int) -> AsyncIterator[bytes]:
-    """Pass ``n`` chunks through, then drop the connection."""
+    """Pass ``n`` chunks through, then stop the generation and drop the connection."""
     i = 0
-    async for chunk in chunks:
-        if i >= n:
-            raise CutConnection("stream cut by fault injection")
-        yield chunk
-        i += 1
+    try:
+        async for chunk in chunks:
+            if i >= n:
+                break
+            yield chunk
+            i += 1
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
     raise CutConnection("stream cut by fault injection")
 
 
@@ -668,7 +679,10 @@ def checked_schema(schema: Any, param: str) -> dict[str, Any]:
 # The app
 # ------------------------------------------------------------------------------------------------
 class BackendHeaderMiddleware:
-    """ASGI middleware adding ``x-workbench-backend-model`` to every HTTP response."""
+    """ASGI middleware adding ``x-workbench-backend-model`` to every HTTP response.
+
+    It also turns the fault injector's :class:`CutConnection` into a dropped connection.
+    """
 
     def __init__(self, app: Any, model_name: str) -> None:
         self.app = app
@@ -685,7 +699,11 @@ class BackendHeaderMiddleware:
                                                   (BACKEND_HEADER.encode(), self.value)]}
             await send(message)
 
-        await self.app(scope, receive, send_with_header)
+        try:
+            await self.app(scope, receive, send_with_header)
+        except CutConnection:
+            # Returning without finishing the body makes the server drop the connection.
+            log.warning("fault injection: connection cut mid-response (%s)", scope.get("path"))
 
 
 def _known_models() -> dict[str, list[str]]:
@@ -730,14 +748,13 @@ def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None
             try:
                 body = await read_json(request)
                 if request.method == "PUT":
-                    core.faults.configure(FaultConfig.model_validate(body))
+                    core.faults.configure(parse_faults(body))
                 else:
                     core.faults.update(**body)
             except GatewayError as exc:
                 return JSONResponse({"error": exc.message}, status_code=400)
-            except ValidationError as exc:
-                msg = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'faults'}: {e['msg']}" for e in exc.errors())
-                return JSONResponse({"error": msg}, status_code=400)
+            except FaultSettingError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(core.faults.state())
 
     routes = [
@@ -785,7 +802,7 @@ def protocol_endpoint(error_response: Callable[[GatewayError], Response]) -> Cal
                 if exc.status >= 500:
                     log.warning("%s %s -> %s %s", request.method, request.url.path, exc.status, exc.message)
                 return error_response(exc)
-            except Exception as exc:  # noqa: BLE001 - nothing may crash the server
+            except Exception as exc:
                 log.exception("unexpected error in %s %s", request.method, request.url.path)
                 return error_response(GatewayError("server", f"internal error in the local gateway: {exc!r}"))
 

@@ -9,7 +9,8 @@ installed ``google-genai`` SDK's converters (camelCase JSON: ``candidates``, ``u
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,8 +22,8 @@ from .gateway import (
     Done,
     Event,
     GatewayError,
-    GenRequest,
     Generation,
+    GenRequest,
     MediaCounter,
     Started,
     TextDelta,
