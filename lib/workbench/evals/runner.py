@@ -107,6 +107,18 @@ class Reply:
 # --------------------------------------------------------------------------------------------
 
 
+async def _guard(stream: Any, parts: list[str]) -> Any:
+    """Iterate a stream; a connection lost after it started becomes :class:`IncompleteStreamError`."""
+    try:
+        async for event in stream:
+            yield event
+    except Exception as exc:
+        if classify_error(exc)[0] == "connection":
+            raise IncompleteStreamError(
+                f"stream cut after {len(parts)} text chunks: {type(exc).__name__}: {exc}") from exc
+        raise
+
+
 async def _stream_openai(client: Any, model: str, prompt: str, max_tokens: int,
                          temperature: float | None, seed: int | None, timeout: float) -> Reply:
     kwargs: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}],
@@ -122,7 +134,7 @@ async def _stream_openai(client: Any, model: str, prompt: str, max_tokens: int,
     finish = None
     start = time.perf_counter()
     stream = await client.chat.completions.create(**kwargs)
-    async for chunk in stream:
+    async for chunk in _guard(stream, parts):
         if chunk.usage is not None:
             usage_in, usage_out = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
         for choice in chunk.choices or ():
@@ -154,7 +166,7 @@ async def _stream_anthropic(client: Any, model: str, prompt: str, max_tokens: in
     stopped = False
     start = time.perf_counter()
     stream = await client.messages.create(**kwargs)
-    async for event in stream:
+    async for event in _guard(stream, parts):
         kind = event.type
         if kind == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
             if event.delta.text:
@@ -196,7 +208,7 @@ async def _stream_gemini(client: Any, model: str, prompt: str, max_tokens: int,
     start = time.perf_counter()
     stream = await client.models.generate_content_stream(
         model=model, contents=prompt, config=types.GenerateContentConfig(**config))
-    async for chunk in stream:
+    async for chunk in _guard(stream, parts):
         for cand in chunk.candidates or ():
             for part in (cand.content.parts if cand.content and cand.content.parts else ()):
                 if part.text and not part.thought:

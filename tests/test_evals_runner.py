@@ -1,0 +1,145 @@
+"""The runner against the real local provider through the three official SDKs.
+
+Requests are kept tiny (a few output tokens) so the tests stay fast on 2 shared cores; they check
+the plumbing (protocols, timing, retries, failure records, resume after kill -9, the CLI), not the
+local model's accuracy.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench import evals
+from workbench.catalog import UnknownNameError
+from workbench.evals.__main__ import main as cli_main
+
+FAST = {"max_tokens": 3, "progress": False, "backoff": 0.05, "max_backoff": 0.5}
+
+
+@pytest.fixture()
+def no_faults(local_provider):
+    """The shared provider, with every fault switched off again afterwards."""
+    local_provider.clear_faults()
+    yield local_provider
+    local_provider.clear_faults()
+
+
+def test_three_protocols_timing_and_cli_resume(no_faults, tmp_path: Path, capsys) -> None:
+    store = tmp_path / "r.sqlite"
+    models = ["gpt-4o", "claude-sonnet-4-6", "gemini-2.5-flash"]
+    summary = evals.run(["arc_challenge"], models, "local", limit=1, store=store, run_id="proto", **FAST)
+    table = summary.table.set_index("model")
+    assert list(table["scored"]) == [1, 1, 1] and summary.requests == 3
+    rows = evals.load_attempts("proto", store)
+    assert set(rows["provider"]) == {"openai", "anthropic", "google"}
+    assert rows["prompt_hash"].nunique() == 1  # the same prompt to every model
+    for r in rows.itertuples():
+        assert r.status == "ok" and r.response
+        assert 0 < r.ttft_s <= r.latency_s
+        assert r.input_tokens > 0 and 0 < r.output_tokens <= 3
+        assert r.output_tokens_counted > 0 and r.itl_s > 0 and r.tokens_per_s > 0
+        assert r.tokenizer == "o200k_base"
+        assert r.cost_usd is not None and r.cost_usd > 0  # list prices of these ids exist
+    assert json.loads(rows["details"].iloc[0])["finish_reason"]
+
+    # the CLI resumes the same run: nothing is asked again, the JSON summary says so
+    code = cli_main(["run", "--tasks", "arc_challenge", "--models", *models, "--limit", "1",
+                     "--max-tokens", "3", "--run-id", "proto", "--store", str(store), "--json",
+                     "--no-progress"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["requests"] == 0 and out["skipped"] == 3 and out["run_id"] == "proto"
+    assert out["store"] == str(store)
+    first = out["results"][0]
+    for key in ("task", "model", "requested", "scored", "failed", "accuracy", "ci_low", "ci_high"):
+        assert key in first
+
+
+@pytest.mark.slow
+def test_retries_record_every_attempt_and_lose_nothing(no_faults, tmp_path: Path) -> None:
+    no_faults.set_faults(rate_429=0.25, rate_500=0.15, rate_cut=0.15, retry_after=0.0, seed=3)
+    store = tmp_path / "f.sqlite"
+    summary = evals.run(["gsm8k"], ["gpt-4o"], "local", limit=6, store=store, max_attempts=10,
+                        concurrency=2, **FAST)
+    row = summary.table.iloc[0]
+    assert (row.requested, row.scored, row.failed, row.pending) == (6, 6, 0, 0)
+    attempts = evals.load_attempts(summary.run_id, store)
+    errors = attempts[attempts["status"] == "error"]
+    assert len(errors) > 0 and set(errors["error_kind"]) <= {"rate_limit", "server", "cut_stream"}
+    assert summary.requests == len(attempts)
+    ok = attempts[attempts["status"] == "ok"]
+    assert ok["item_id"].is_unique and len(ok) == 6  # no duplicates
+
+
+def test_final_failures_are_reported_not_scored(no_faults, tmp_path: Path) -> None:
+    store = tmp_path / "e.sqlite"
+    # a request the API rejects (temperature above 2): a 400, not retried
+    bad = evals.run(["gsm8k"], ["gpt-4o"], "local", limit=2, store=store, temperature=5.0, **FAST)
+    row = bad.table.iloc[0]
+    assert (row.scored, row.failed) == (0, 2) and bad.requests == 2
+    results = evals.load_results(bad.run_id, store)
+    assert set(results["outcome"]) == {"failed"} and set(results["error_kind"]) == {"client"}
+    assert results["score"].isna().all()
+    # a provider that never answers in time: timed out, retried, then given up
+    no_faults.set_faults(rate_timeout=1.0, timeout_seconds=20)
+    slow = evals.run(["gsm8k"], ["gpt-4o"], "local", limit=1, store=store, timeout=0.5, max_attempts=2,
+                     **FAST)
+    attempts = evals.load_attempts(slow.run_id, store)
+    assert list(attempts["error_kind"]) == ["timeout", "timeout"]
+    assert slow.table.iloc[0].failed == 1
+
+
+def test_bad_arguments_name_the_parameter(tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match="models"):
+        evals.run(["gsm8k"], ["gpt-5o"], "local", store=tmp_path / "x.sqlite")
+    with pytest.raises(UnknownNameError, match="backend"):
+        evals.run(["gsm8k"], ["gpt-4o"], "cloud", store=tmp_path / "x.sqlite")
+    with pytest.raises(UnknownNameError, match="task"):
+        evals.run(["gsm9k"], ["gpt-4o"], "local", store=tmp_path / "x.sqlite")
+    with pytest.raises(ValueError, match="limit"):
+        evals.run(["gsm8k"], ["gpt-4o"], "local", limit=0, store=tmp_path / "x.sqlite")
+    assert cli_main(["run", "--tasks", "gsm8k", "--models", "nope", "--store",
+                     str(tmp_path / "x.sqlite")]) == 2
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9(no_faults, tmp_path: Path) -> None:
+    store = tmp_path / "k.sqlite"
+    cmd = [sys.executable, "-m", "workbench.evals", "run", "--tasks", "arc_challenge", "--models",
+           "gpt-4o", "--limit", "4", "--max-tokens", "3", "--concurrency", "1", "--run-id", "killed",
+           "--store", str(store), "--no-progress"]
+    proc = subprocess.Popen(cmd, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    ok_before = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if store.exists():
+            try:
+                with sqlite3.connect(store) as db:
+                    ok_before = db.execute("SELECT COUNT(*) FROM results WHERE status='ok'").fetchone()[0]
+            except sqlite3.OperationalError:  # tables not created yet
+                ok_before = 0
+            if ok_before >= 1:
+                break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        ok_before = db.execute("SELECT COUNT(*) FROM results WHERE status='ok'").fetchone()[0]
+    assert ok_before >= 1
+    resumed = evals.run(["arc_challenge"], ["gpt-4o"], "local", limit=4, run_id="killed", store=store,
+                        concurrency=1, **FAST)
+    assert resumed.skipped == ok_before
+    assert resumed.requests == 4 - ok_before  # finished items are not asked again
+    row = resumed.table.iloc[0]
+    assert (row.requested, row.scored, row.failed) == (4, 4, 0)
+    ok = evals.load_attempts("killed", store).query("status == 'ok'")
+    assert ok["item_id"].is_unique

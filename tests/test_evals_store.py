@@ -1,0 +1,108 @@
+"""The SQLite store: one row per attempt, final outcomes, summaries, and surviving kill -9."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench.stats import wilson_interval
+from workbench.evals.store import RESULT_COLUMNS, Store, load_attempts, load_results, summarize
+
+
+def _row(item: str, attempt: int, status: str, score: float | None = None, **extra) -> dict:
+    return {"run_id": "r1", "task": "gsm8k", "item_id": item, "model": "gpt-4o", "backend": "local",
+            "attempt": attempt, "prompt_hash": "h", "status": status, "score": score, **extra}
+
+
+def test_outcomes_and_summary(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        assert store.start_run("r1", "local", {"limit": 5}) is True
+        assert store.start_run("r1", "local", {"limit": 5}) is False  # resuming
+        store.add_plan("r1", "gsm8k", "gpt-4o", "local", [(f"i{k}", None) for k in range(5)])
+        store.record(_row("i0", 1, "ok", 1.0, ttft_s=0.1, latency_s=1.0, cost_usd=0.01,
+                          details={"lenient": 1.0}))
+        store.record(_row("i1", 1, "error", error_kind="rate_limit", error="429"))
+        store.record(_row("i1", 2, "ok", 0.0, ttft_s=0.3, latency_s=2.0, cost_usd=0.02,
+                          details={"lenient": 0.0}))
+        store.record(_row("i2", 1, "error", error_kind="server", error="500"))
+        store.record(_row("i2", 2, "error", error_kind="timeout", error="timeout"))
+        store.record(_row("i3", 1, "ok", 1.0, ttft_s=0.2, latency_s=3.0, details={"lenient": 1.0}))
+        with pytest.raises(sqlite3.IntegrityError):  # one row per item and attempt
+            store.record(_row("i3", 1, "ok", 1.0))
+        with pytest.raises(ValueError, match="unknown column"):
+            store.record({**_row("i4", 1, "ok"), "colour": "red"})
+        assert store.done("r1", "gsm8k", "gpt-4o", "local") == {"i0": "h", "i1": "h", "i3": "h"}
+        assert store.attempts_so_far("r1", "gsm8k", "gpt-4o", "local") == {"i0": 1, "i1": 2, "i2": 2, "i3": 1}
+
+    results = load_results("r1", path)
+    outcome = dict(zip(results["item_id"], results["outcome"]))
+    assert outcome == {"i0": "scored", "i1": "scored", "i2": "failed", "i3": "scored", "i4": "pending"}
+    assert dict(zip(results["item_id"], results["attempts"]))["i2"] == 2
+    assert results.set_index("item_id").loc["i2", "error_kind"] == "timeout"  # the last attempt's error
+    assert len(load_attempts("r1", path)) == 6
+
+    table = summarize(results)
+    row = table.iloc[0]
+    assert (row.requested, row.scored, row.failed, row.pending) == (5, 3, 1, 1)
+    assert row.accuracy == pytest.approx(2 / 3)  # failed and pending items are not counted as wrong
+    low, high = wilson_interval(2, 3)
+    assert (row.ci_low, row.ci_high) == pytest.approx((low, high))
+    assert row.lenient == pytest.approx(2 / 3)
+    assert row.ttft_median_s == pytest.approx(0.2)
+    assert row.cost_usd == pytest.approx(0.03)
+
+
+def test_store_rejects_a_folder_and_a_non_database(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="folder"):
+        Store(tmp_path)
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ValueError, match="not a usable SQLite file"):
+        Store(bad)
+
+
+def test_columns_match_the_brief() -> None:
+    for col in ("run_id", "task", "item_id", "model", "backend", "prompt_hash", "response", "score",
+                "input_tokens", "output_tokens", "ttft_s", "itl_s", "latency_s", "cost_usd",
+                "started_at", "attempt", "error"):
+        assert col in RESULT_COLUMNS
+
+
+_WRITER = r"""
+import sys, time
+from workbench.evals.store import Store
+store = Store(sys.argv[1])
+store.start_run("k", "local", {})
+store.add_plan("k", "t", "m", "local", [(f"i{n}", None) for n in range(100000)])
+n = 0
+while True:
+    store.record({"run_id": "k", "task": "t", "item_id": f"i{n}", "model": "m", "backend": "local",
+                  "attempt": 1, "prompt_hash": "h", "status": "ok", "score": 1.0, "response": "x" * 500})
+    n += 1
+    if n == 50:
+        print("ready", flush=True)
+"""
+
+
+def test_store_survives_kill_9_mid_write(tmp_path: Path) -> None:
+    path = tmp_path / "k.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    n = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    db.close()
+    assert n >= 50
+    with Store(path) as store:
+        done = store.done("k", "t", "m", "local")
+    assert len(done) == n and set(done) == {f"i{k}" for k in range(n)}  # committed rows are contiguous
