@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 
 from workbench import catalog, report
 
+REAL_TREE_FILES = report._tree_files
 CANARIES = {name: f"sk-canary-{secrets.token_hex(12)}"
             for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")}
 
@@ -63,7 +64,16 @@ def canaries():
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, canaries):
+def frozen_tree():
+    """Teammates edit lib/ and data/ while tests run: freeze the hashed tree so the cache test is stable."""
+    snapshot = report._tree_files(Path(report.__file__).parent, report.paths.DATA)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report, "_tree_files", lambda lib_dir, data_dir: snapshot)
+        yield snapshot
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, canaries, frozen_tree):
     nbdir = tmp_path_factory.mktemp("notebooks")
     _write(nbdir, "01_alpha.ipynb", ALPHA)
     _write(nbdir, "02_beta.ipynb", BETA)
@@ -150,6 +160,30 @@ def test_second_run_is_a_cache_hit(built):
     assert executed.stat().st_mtime_ns == before
     changed = report.execute(built["nbdir"], built["build"], params={"n": 5}, only="01", progress=False)
     assert [r.cached for r in changed] == [False]  # a new parameter value re-executes
+
+
+def test_cache_key_covers_notebook_library_data_parameters_and_backend(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "_tree_files", REAL_TREE_FILES)
+    lib, data = tmp_path / "lib", tmp_path / "data"
+    lib.mkdir(), data.mkdir()
+    (lib / "mod.py").write_text("x = 1\n")
+    (data / "prices.csv").write_text("a,b\n1,2\n")
+    nb = _write(tmp_path, "01_x.ipynb", BETA)
+
+    def key(params=None, backend="local"):
+        return report.cache_key(nb, params or {"label": "a"}, backend, lib_dir=lib, data_dir=data)
+
+    keys = [key()]
+    assert key() == keys[0]
+    keys.append(key(params={"label": "b"}))
+    keys.append(key(backend="live"))
+    (lib / "mod.py").write_text("x = 2\n")
+    keys.append(key())
+    (data / "prices.csv").write_text("a,b\n1,3\n")
+    keys.append(key())
+    _write(tmp_path, "01_x.ipynb", BETA[:-1])
+    keys.append(key())
+    assert len(set(keys)) == len(keys)
 
 
 def test_parameters_go_only_where_declared(built):

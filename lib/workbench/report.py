@@ -660,15 +660,14 @@ def render_chapters(executed: Sequence[Path], source_dir: Path | None = None) ->
 
 def _link_chapters(chapters: Sequence[Chapter]) -> None:
     """Point links to other chapters (``02_x.ipynb#Heading``) and in-page anchors at article ids."""
-    ids = {h_id for ch in chapters for _, h_id, _ in ch.headings} | {ch.stem for ch in chapters}
+    ids = {t["id"] for ch in chapters for t in ch.body.find_all(id=True)} | {ch.stem for ch in chapters}
     lower = {i.lower(): i for i in ids}
 
     def resolve(stem: str, fragment: str | None) -> str | None:
         if not fragment:
             return stem if stem in ids else None
         want = f"{stem}--{_anchor(fragment)}"
-        return want if want in ids else lower.get(want.lower()) or lower.get(
-            f"{stem}--{_anchor(fragment).replace('-', ' ')}".lower())
+        return want if want in ids else lower.get(want.lower())  # also pandoc-style lowercase ids
 
     for ch in chapters:
         for a in ch.body.find_all("a", href=True):
@@ -811,11 +810,16 @@ def _flatten_for_print(chapters: Sequence[Chapter]) -> None:
     inside blocks), point chapter links at each chapter's first heading, and drop figure captions
     (typst numbers figures on its own, in the same order)."""
     first = {ch.stem: ch.headings[0][1] for ch in chapters if ch.headings}
+    labels = {h_id for ch in chapters for _, h_id, _ in ch.headings}
     for ch in chapters:
         for a in ch.body.find_all("a", href=True):
-            stem = a["href"][1:]
-            if a["href"].startswith("#") and stem in first:
-                a["href"] = f"#{first[stem]}"
+            if not a["href"].startswith("#"):
+                continue
+            target = first.get(a["href"][1:], a["href"][1:])
+            if target in labels:
+                a["href"] = f"#{target}"
+            else:  # typst refuses a link to a label that does not exist
+                a.unwrap()
         for fig in ch.body.find_all("figure"):
             if fig.figcaption:
                 fig.figcaption.decompose()
