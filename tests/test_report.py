@@ -131,7 +131,7 @@ def test_sources_and_environment_sections(built):
            for r in soup.select("section#environment table.environment tbody tr")}
     for key in ("Built", "Git commit", "Python", "Backend", *report.KEY_PACKAGES):
         assert key in env
-    assert env["Backend"] == "local" and env["openai"] == "3.51.0"
+    assert env["Backend"] == "local" and env["openai"] == "3.51.0" and "SmolLM2" in env["Local model"]
 
 
 def test_html_loads_nothing_from_the_network(built):

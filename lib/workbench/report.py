@@ -59,7 +59,7 @@ import typst
 from bs4 import BeautifulSoup, Tag
 from nbconvert import HTMLExporter
 
-from . import catalog, paths
+from . import catalog, clients, paths
 
 __all__ = [
     "BACKENDS",
@@ -89,8 +89,8 @@ __all__ = [
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 #: The Jupyter kernel every chapter runs in.
 KERNEL = "python3"
-#: Backends a report can be built with (the same names as ``workbench.clients.BACKENDS``).
-BACKENDS: tuple[str, ...] = ("local", "live")
+#: Backends a report can be built with.
+BACKENDS: tuple[str, ...] = tuple(clients.BACKENDS)
 #: Packages whose versions the Environment stamp lists.
 KEY_PACKAGES: tuple[str, ...] = (
     "openai", "anthropic", "google-genai", "xllamacpp", "pandas", "matplotlib", "papermill", "nbconvert",
@@ -182,9 +182,10 @@ class Chapter:
 
 def check_backend(value: str, param: str = "backend") -> str:
     """Return ``value`` if it is a known backend, else raise :class:`UnknownParameterError`."""
-    if value not in BACKENDS:
-        raise UnknownParameterError(f"{param}: unknown backend {value!r}; valid choices: {', '.join(BACKENDS)}")
-    return value
+    try:
+        return clients.check_backend(value, param)
+    except ValueError as err:
+        raise UnknownParameterError(str(err)) from None
 
 
 def find_notebooks(notebooks_dir: Path | None = None, only: str | Iterable[str] | None = None) -> list[Path]:
@@ -714,7 +715,8 @@ def _git(args: list[str], root: Path) -> str | None:
 
 
 def environment_stamp(backend: str | None = None, root: Path | None = None) -> list[tuple[str, str]]:
-    """Rows for the Environment section: build date, git commit (+ dirty), Python, packages, backend."""
+    """Rows for the Environment section: build date, git commit (+ dirty), Python, packages, backend
+    (and the real model behind the local backend)."""
     root = Path(root) if root is not None else paths.ROOT
     commit = _git(["rev-parse", "HEAD"], root)
     status = _git(["status", "--porcelain"], root)
@@ -733,6 +735,8 @@ def environment_stamp(backend: str | None = None, root: Path | None = None) -> l
         except metadata.PackageNotFoundError:
             rows.append((pkg, "not installed"))
     rows.append(("Backend", backend or "unknown"))
+    if backend and "local" in backend:
+        rows.append(("Local model", clients.local_model_name()))
     return rows
 
 
