@@ -1,0 +1,275 @@
+"""Benchmarks of the benchmark harness itself, on the local provider (``make bench``).
+
+Four measurements, each printed as a small table and saved to ``build/bench/harness.json``:
+
+1. ``overhead``: the runner's cost per request against a bare SDK call (OpenAI chat completions
+   stream) to the same local endpoint, same prompts, same settings, one request at a time, runs
+   alternated (goal: <= 2 %).  Also the runner's own bookkeeping per request (wall time minus the
+   time spent inside the streams: sampling, hashing, scoring, SQLite), which engine noise cannot hide.
+2. ``concurrency``: with the gateway's injected first-token delay dominating each request, N requests
+   in flight must reach >= 0.9 x N times the single-stream request rate (N = 1, 4, 16).
+3. ``ttft``: measured time to first token with a known injected delay against the same requests
+   without it: median error of (TTFT_delay - TTFT_0) - delay (goal: <= 2 ms).
+4. ``resilience``: a 200-item run with 20 % of requests failing (429, 500, time-outs, cut streams in
+   equal shares) must end with 0 items lost and 0 duplicated.
+
+The prompts are tiny on purpose ("Reply with the single word OK."): these benchmarks time the
+harness, not the model.  Usage::
+
+    python benchmarks/harness.py                     # all four
+    python benchmarks/harness.py --only ttft concurrency --delay 0.5
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from workbench import clients, paths
+from workbench.evals import load_attempts, load_results, run
+from workbench.evals.data import Item
+from workbench.evals.runner import DEFAULT_SEED
+from workbench.evals.scorers import Score
+from workbench.evals.tasks import Task
+
+MODEL = "gpt-4o"  # any catalog id: the local backend answers every id with the local model
+OUT = paths.BUILD / "bench" / "harness.json"
+
+
+def echo_task(n: int, tag: str = "", max_tokens: int = 2) -> Task:
+    """A task of ``n`` tiny distinct prompts whose reply should contain "OK"."""
+    items = tuple(Item(id=f"echo{tag}/{i}", fields={"i": i}, target="OK") for i in range(n))
+    return Task(
+        name="echo", title="Echo", metric="reply contains OK", max_tokens=max_tokens,
+        data_source="synthetic: a one-line prompt per request, for timing the harness",
+        loader=lambda: items,
+        render=lambda it: f"Reply with the single word OK. (request {it.fields['i']})",
+        scorer=lambda it, reply: Score(float("ok" in reply.lower()), reply.strip()[:20]),
+    )
+
+
+def set_faults(**settings: Any) -> None:
+    """Change the local provider's fault settings (admin endpoint of the gateway)."""
+    url = clients.local_base_url() + "/_workbench/faults"
+    resp = httpx.patch(url, json=settings, timeout=10.0)
+    resp.raise_for_status()
+
+
+def clear_faults() -> None:
+    """Turn every injected fault and delay off."""
+    httpx.delete(clients.local_base_url() + "/_workbench/faults", timeout=10.0).raise_for_status()
+
+
+async def bare_requests(prompts: list[str], max_tokens: int, concurrency: int = 1) -> tuple[float, list[float]]:
+    """Send the prompts with a bare AsyncOpenAI stream (no harness); return wall time and TTFTs."""
+    client = clients.openai("local", async_=True, max_retries=0)
+    sem = asyncio.Semaphore(concurrency)
+    ttfts: list[float] = []
+
+    async def one(prompt: str) -> None:
+        async with sem:
+            start = time.perf_counter()
+            stream = await client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": prompt}], max_completion_tokens=max_tokens,
+                stream=True, stream_options={"include_usage": True}, temperature=0.0, seed=DEFAULT_SEED)
+            first = None
+            async for chunk in stream:
+                if first is None and chunk.choices and chunk.choices[0].delta.content:
+                    first = time.perf_counter() - start
+            ttfts.append(first if first is not None else float("nan"))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(p) for p in prompts))
+    wall = time.perf_counter() - start
+    await client.close()
+    return wall, ttfts
+
+
+def runner_requests(task: Task, store: Path, concurrency: int = 1, **kw: Any) -> tuple[float, Any]:
+    """Run ``task`` through the harness; return the wall time and the summary."""
+    start = time.perf_counter()
+    summary = run([task], [MODEL], "local", limit=None, store=store, concurrency=concurrency,
+                  progress=False, max_tokens=task.max_tokens, **kw)
+    return time.perf_counter() - start, summary
+
+
+def bench_overhead(n: int, rounds: int, max_tokens: int, store: Path) -> dict[str, Any]:
+    """Runner vs bare SDK, alternated, ``rounds`` times over ``n`` prompts."""
+    print(f"\n[overhead] {n} requests x {rounds} rounds, {max_tokens} output tokens, one at a time")
+    bare_walls, runner_walls, bookkeeping = [], [], []
+    for r in range(rounds):
+        task = echo_task(n, tag=f"o{r}", max_tokens=max_tokens)
+        prompts = [task.prompt(it) for it in task.items()]
+        asyncio.run(bare_requests(prompts, max_tokens))  # warm-up: the engine caches prompts
+        order = ("bare", "runner") if r % 2 == 0 else ("runner", "bare")
+        for which in order:
+            if which == "bare":
+                wall, _ = asyncio.run(bare_requests(prompts, max_tokens))
+                bare_walls.append(wall / n)
+            else:
+                wall, summary = runner_requests(task, store)
+                runner_walls.append(wall / n)
+                rows = load_attempts(summary.run_id, store)
+                bookkeeping.append((wall - rows["latency_s"].sum()) / n)
+    bare, runner = statistics.median(bare_walls), statistics.median(runner_walls)
+    result = {
+        "requests_per_round": n, "rounds": rounds, "max_tokens": max_tokens,
+        "bare_s_per_request": bare, "runner_s_per_request": runner,
+        "overhead_pct": 100 * (runner / bare - 1),
+        "bookkeeping_ms_per_request": 1000 * statistics.median(bookkeeping),
+        "bookkeeping_pct_of_request": 100 * statistics.median(bookkeeping) / bare,
+        "goal": "overhead <= 2 %",
+    }
+    print(f"  bare SDK     {1000 * bare:8.1f} ms/request   (median of rounds: "
+          f"{', '.join(f'{1000 * x:.1f}' for x in bare_walls)})")
+    print(f"  runner       {1000 * runner:8.1f} ms/request   (median of rounds: "
+          f"{', '.join(f'{1000 * x:.1f}' for x in runner_walls)})")
+    print(f"  overhead     {result['overhead_pct']:+8.2f} %   (goal <= 2 %)")
+    print(f"  bookkeeping  {result['bookkeeping_ms_per_request']:8.2f} ms/request = "
+          f"{result['bookkeeping_pct_of_request']:.2f} % of a request (wall time outside the streams)")
+    return result
+
+
+def bench_concurrency(levels: list[int], delay: float, per_level: int, store: Path) -> dict[str, Any]:
+    """Request rate at N in flight vs N x the single-stream rate, with an injected delay."""
+    print(f"\n[concurrency] injected first-token delay {delay:g} s, 1 output token")
+    set_faults(first_token_delay=delay)
+    rows = []
+    try:
+        base_rate = None
+        for n in levels:
+            count = max(per_level, n * 2)
+            task = echo_task(count, tag=f"c{n}", max_tokens=1)
+            wall, summary = runner_requests(task, store, concurrency=n)
+            rate = count / wall
+            base_rate = rate if base_rate is None else base_rate
+            ratio = rate / (base_rate * n)
+            rows.append({"concurrency": n, "requests": count, "wall_s": wall, "requests_per_s": rate,
+                         "vs_n_times_single": ratio, "scored": int(summary.table.iloc[0].scored)})
+            print(f"  N={n:3d}  {count:3d} requests in {wall:6.2f} s  {rate:6.2f} req/s  "
+                  f"= {ratio:.2f} x (N x single-stream rate)   goal >= 0.90")
+    finally:
+        clear_faults()
+    return {"delay_s": delay, "levels": rows, "goal": "rate(N) >= 0.9 * N * rate(1)"}
+
+
+def bench_ttft(delays: list[float], n: int, store: Path) -> dict[str, Any]:
+    """TTFT with a known injected delay against bracketing runs without it, through the runner.
+
+    The engine caches prompts, so every pass is preceded by a warm-up pass over the same prompts,
+    and each delayed pass is compared, item by item, with the mean of the no-delay passes just
+    before and just after it (so drift in the machine's load cancels out).
+    """
+    print(f"\n[ttft] {n} requests per pass, one at a time; "
+          "error = TTFT_delay - mean(TTFT_0 before, after) - delay")
+    task = echo_task(n, tag="t")
+
+    def ttfts() -> dict[str, float]:
+        _, summ = runner_requests(task, store)
+        rows = load_results(summ.run_id, store)
+        return dict(zip(rows["item_id"], rows["ttft_s"]))
+
+    clear_faults()
+    ttfts()  # warm-up: the engine's prompt cache now holds these prompts
+    before = ttfts()
+    out = []
+    try:
+        for d in delays:
+            set_faults(first_token_delay=d)
+            delayed = ttfts()
+            clear_faults()
+            after = ttfts()
+            errors = [delayed[i] - (before[i] + after[i]) / 2 - d for i in delayed]
+            med = statistics.median(errors)
+            base = statistics.median([(before[i] + after[i]) / 2 for i in delayed])
+            out.append({"delay_s": d, "median_ttft_s": statistics.median(delayed.values()),
+                        "median_ttft_no_delay_s": base, "median_error_ms": 1000 * med,
+                        "median_abs_error_ms": 1000 * statistics.median(abs(e) for e in errors)})
+            print(f"  delay {1000 * d:7.1f} ms  median TTFT {1000 * out[-1]['median_ttft_s']:8.1f} ms  "
+                  f"(no delay {1000 * base:6.1f} ms)  median error {1000 * med:+6.2f} ms  "
+                  f"median |error| {out[-1]['median_abs_error_ms']:.2f} ms   goal <= 2 ms")
+            before = after
+    finally:
+        clear_faults()
+    return {"requests": n, "rows": out, "goal": "median error <= 2 ms"}
+
+
+def bench_resilience(n: int, rate: float, store: Path, concurrency: int) -> dict[str, Any]:
+    """An n-item run with ``rate`` of requests failing in four equal kinds: nothing lost or duplicated."""
+    share = rate / 4
+    print(f"\n[resilience] {n} items, {100 * rate:.0f} % injected faults "
+          f"({100 * share:.0f} % each: 429, 500, time-out, cut stream), concurrency {concurrency}")
+    set_faults(rate_429=share, rate_500=share, rate_timeout=share, rate_cut=share, timeout_seconds=3.0,
+               retry_after=0.0, seed=11)
+    try:
+        task = echo_task(n, tag="r", max_tokens=1)
+        wall, summary = runner_requests(task, store, concurrency=concurrency, max_attempts=12,
+                                        timeout=2.0, backoff=0.05, max_backoff=1.0)
+    finally:
+        clear_faults()
+    attempts = load_attempts(summary.run_id, store)
+    results = load_results(summary.run_id, store)
+    ok = attempts[attempts["status"] == "ok"]
+    lost = int((results["outcome"] != "scored").sum())
+    duplicated = int(ok["item_id"].duplicated().sum())
+    kinds = Counter(attempts.loc[attempts["status"] == "error", "error_kind"])
+    out = {"items": n, "fault_rate": rate, "wall_s": wall, "attempts": len(attempts),
+           "errors_by_kind": dict(kinds), "scored": int((results["outcome"] == "scored").sum()),
+           "lost": lost, "duplicated": duplicated, "goal": "0 lost, 0 duplicated"}
+    print(f"  {len(attempts)} attempts for {n} items in {wall:.1f} s; errors by kind: {dict(kinds)}")
+    print(f"  scored {out['scored']}, lost {lost}, duplicated {duplicated}   goal: 0 lost, 0 duplicated")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks, print them and write ``build/bench/harness.json``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=["overhead", "concurrency", "ttft", "resilience"],
+                        default=["overhead", "concurrency", "ttft", "resilience"])
+    parser.add_argument("--overhead-items", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--overhead-max-tokens", type=int, default=16)
+    parser.add_argument("--levels", default="1,4,16", help="concurrency levels")
+    parser.add_argument("--delay", type=float, default=2.0, help="injected delay for the concurrency test (s)")
+    parser.add_argument("--per-level", type=int, default=8, help="requests per concurrency level (min 2 N)")
+    parser.add_argument("--ttft-delays", default="0.05,0.2,0.5", help="injected delays for the TTFT test (s)")
+    parser.add_argument("--ttft-items", type=int, default=15)
+    parser.add_argument("--resilience-items", type=int, default=200)
+    parser.add_argument("--fault-rate", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrency of the resilience run")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+
+    print(f"local provider: {clients.local_base_url()}  model: {clients.local_model_name()}")
+    report: dict[str, Any] = {"model": clients.local_model_name(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
+        store = Path(tmp) / "bench.sqlite"
+        clear_faults()
+        runner_requests(echo_task(2, tag="warm"), store)  # warm-up (engine caches, imports)
+        if "overhead" in args.only:
+            report["overhead"] = bench_overhead(args.overhead_items, args.rounds, args.overhead_max_tokens, store)
+        if "concurrency" in args.only:
+            report["concurrency"] = bench_concurrency([int(x) for x in args.levels.split(",")], args.delay,
+                                                      args.per_level, store)
+        if "ttft" in args.only:
+            report["ttft"] = bench_ttft([float(x) for x in args.ttft_delays.split(",")], args.ttft_items, store)
+        if "resilience" in args.only:
+            report["resilience"] = bench_resilience(args.resilience_items, args.fault_rate, store,
+                                                    args.concurrency)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"\nsaved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
