@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from workbench import clients, paths
 from workbench.evals import load_attempts, load_results, run
 from workbench.evals.data import Item

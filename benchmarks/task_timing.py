@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                    "ttft_median_s": round(float(ok["ttft_s"].median()), 3) if len(ok) else None,
                    "output_tokens_mean": round(float(ok["output_tokens"].mean()), 1) if len(ok) else None,
                    "input_tokens_mean": round(float(ok["input_tokens"].mean()), 1) if len(ok) else None,
-                   "scored": int(len(ok)), "score_mean": round(float(ok["score"].mean()), 3) if len(ok) else None}
+                   "scored": len(ok), "score_mean": round(float(ok["score"].mean()), 3) if len(ok) else None}
             rows.append(row)
             print(f"  {name:14s} {wall:7.1f} s  {row['s_per_item']:6.2f} s/item  latency {row['latency_median_s']} s  "
                   f"TTFT {row['ttft_median_s']} s  out {row['output_tokens_mean']} tok  in "

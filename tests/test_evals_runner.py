@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from workbench import evals
 from workbench.catalog import UnknownNameError
 from workbench.evals.__main__ import main as cli_main

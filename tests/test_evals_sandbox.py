@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-
 from workbench.evals.sandbox import run_python
 
 

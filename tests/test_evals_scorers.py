@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from workbench.evals import scorers
 from workbench.evals.data import load_humaneval
 from workbench.evals.scorers import (
@@ -20,7 +19,6 @@ from workbench.evals.scorers import (
     score_needle,
     score_number,
 )
-
 
 # -- multiple choice -------------------------------------------------------------------------
 

@@ -10,9 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-
+from workbench.evals.store import (
+    RESULT_COLUMNS,
+    Store,
+    load_attempts,
+    load_results,
+    summarize,
+)
 from workbench.stats import wilson_interval
-from workbench.evals.store import RESULT_COLUMNS, Store, load_attempts, load_results, summarize
 
 
 def _row(item: str, attempt: int, status: str, score: float | None = None, **extra) -> dict:

@@ -1,10 +1,10 @@
 """Benchmark data read offline, prompts in simple-evals' wording, reproducible stratified subsets."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
-
 from workbench.catalog import UnknownNameError
 from workbench.evals import tasks
 from workbench.evals.data import Item
@@ -36,7 +36,7 @@ def test_multiple_choice_gold_answer_scores_one(name: str) -> None:
         assert f"where LETTER is one of {letters}" in prompt or f"is one of {letters}." in prompt
         assert f"{item.target}) " in prompt
         if name == "json_only":
-            reply = '{"answer": "%s", "reason": "because"}' % item.target
+            reply = json.dumps({"answer": item.target, "reason": "because"})
             assert task.score(item, reply).details["answer_correct"] == 1.0
         else:
             assert task.score(item, f"Reasoning...\nAnswer: {item.target}").value == 1.0

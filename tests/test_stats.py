@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 from scipy.stats import binom, norm
-
 from workbench import stats
 
 

