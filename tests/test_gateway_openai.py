@@ -206,3 +206,75 @@ def test_models_endpoint_lists_catalog_ids(oa):
     assert oa.models.retrieve("gpt-4o").id == "gpt-4o"
     with pytest.raises(openai.NotFoundError):
         oa.models.retrieve("gpt-9")
+
+
+# ------------------------------------------------------------------------------------------------
+# Responses API
+# ------------------------------------------------------------------------------------------------
+def test_responses_create_and_incomplete_status(oa, local_provider):
+    r = oa.responses.create(model=MODEL, input="Write a long story.", instructions="Be vivid.",
+                            max_output_tokens=10, temperature=0)
+    assert r.status == "incomplete" and r.incomplete_details.reason == "max_output_tokens"
+    assert r.output_text and r.usage.output_tokens == 10 and r.usage.input_tokens > 5
+    assert r.model == MODEL and r.id.startswith("resp_") and r.instructions == "Be vivid."
+    assert r.model_extra["backend_model"] == local_provider.model_name
+
+
+def test_responses_stream_helper_events(oa):
+    with oa.responses.stream(model=MODEL, input="Say hello.", max_output_tokens=200, temperature=0) as s:
+        events = list(s)
+        final = s.get_final_response()
+    types = [e.type for e in events]
+    assert types[:4] == ["response.created", "response.in_progress", "response.output_item.added",
+                         "response.content_part.added"]
+    assert types[-4:] == ["response.output_text.done", "response.content_part.done", "response.output_item.done",
+                          "response.completed"]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == final.output_text and final.status == "completed"
+
+
+def test_responses_parse_and_function_tools(oa):
+    parsed = oa.responses.parse(model=MODEL, input="What is the capital of France? Answer in JSON.",
+                                text_format=Capital, max_output_tokens=60, temperature=0)
+    assert isinstance(parsed.output_parsed, Capital)
+    tool = {"type": "function", "name": "get_weather", "description": "Current weather in a city",
+            "parameters": WEATHER["function"]["parameters"]}
+    r = oa.responses.create(model=MODEL, input="Weather in Oslo?", tools=[tool], tool_choice="required", temperature=0)
+    call = r.output[0]
+    assert call.type == "function_call" and call.name == "get_weather" and call.call_id.startswith("call_")
+    jsonschema.validate(json.loads(call.arguments), tool["parameters"])
+    with oa.responses.stream(model=MODEL, input="Weather in Rome?", tools=[tool],
+                             tool_choice={"type": "function", "name": "get_weather"}, temperature=0) as s:
+        types = [e.type for e in s]
+        streamed = s.get_final_response()
+    assert "response.function_call_arguments.delta" in types and "response.function_call_arguments.done" in types
+    jsonschema.validate(json.loads(streamed.output[0].arguments), tool["parameters"])
+    follow = oa.responses.create(model=MODEL, max_output_tokens=8, temperature=0, input=[
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+        {"type": "function_call_output", "call_id": call.call_id, "output": "12 C, rain"},
+    ])
+    assert follow.output[0].type == "message"
+
+
+def test_responses_image_async_and_errors(oa):
+    url = "data:image/png;base64," + base64.b64encode(png_with_text("ROOM 214")).decode()
+
+    async def run() -> str:
+        aoa = clients.openai(async_=True, max_retries=0)
+        r = await aoa.responses.create(model=MODEL, max_output_tokens=5, input=[{"role": "user", "content": [
+            {"type": "input_text", "text": "Which room?"}, {"type": "input_image", "image_url": url}]}])
+        await aoa.close()
+        return r.output_text
+
+    assert asyncio.run(run()) is not None
+    with pytest.raises(openai.BadRequestError) as err:
+        oa.responses.create(model=MODEL, input=[{"role": "user", "content": [
+            {"type": "input_image", "image_url": "https://example.com/x.png"}]}])
+    assert "cannot fetch" in err.value.message
+    with pytest.raises(openai.BadRequestError) as err:
+        oa.responses.create(model=MODEL, input="hi", previous_response_id="resp_123")
+    assert err.value.body["param"] == "previous_response_id"
+    with pytest.raises(openai.NotFoundError):
+        oa.responses.create(model="o9", input="hi")

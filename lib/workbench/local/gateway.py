@@ -210,11 +210,13 @@ MediaKind = Literal["image", "audio", "video"]
 
 
 def decode_base64(data: Any, param: str) -> bytes:
-    """Decode base64 text; a 400 naming ``param`` when it is not base64."""
+    """Decode base64 text (standard or URL-safe alphabet); a 400 naming ``param`` when it is not base64."""
     if not isinstance(data, str) or not data:
         raise bad(param, "expected non-empty base64 text")
+    text = data.strip().replace("-", "+").replace("_", "/")  # also the URL-safe alphabet (protobuf JSON)
+    text += "=" * (-len(text) % 4)
     try:
-        return base64.b64decode(data, validate=True)
+        return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise bad(param, "is not valid base64") from None
 
