@@ -5,7 +5,6 @@ import anthropic
 import openai
 import pytest
 from google import genai
-
 from workbench import catalog, clients
 
 pytestmark = pytest.mark.filterwarnings("error")

@@ -11,7 +11,6 @@ import jsonschema
 import pytest
 from PIL import Image, ImageDraw
 from pydantic import BaseModel
-
 from workbench import clients
 
 pytestmark = pytest.mark.filterwarnings("error")

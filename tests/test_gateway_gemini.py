@@ -11,7 +11,6 @@ from google import genai
 from google.genai import errors, types
 from PIL import Image, ImageDraw
 from pydantic import BaseModel
-
 from workbench import clients
 
 pytestmark = pytest.mark.filterwarnings("error")
