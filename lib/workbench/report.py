@@ -532,19 +532,55 @@ def _pandoc(source: str, *args: str, cwd: Path | None = None) -> str:
     return proc.stdout
 
 
+_MARKDOWN_ARGS = ("-f", "gfm+tex_math_dollars", "-t", "html", "--mathml", "--wrap=none",
+                  "--syntax-highlighting=none")
+
+
+def _markdown_batch(sources: Iterable[str]) -> dict[str, str]:
+    """Render many markdown snippets with ONE pandoc run (each wrapped in a marked div).
+
+    If a snippet breaks the wrapping (an unclosed code fence, say), every snippet is rendered on its
+    own instead, so the result never depends on the batching.
+    """
+    unique = [src for src in dict.fromkeys(sources) if src.strip()]
+    if not unique:
+        return {}
+    joined = "".join(f'<div id="wb-md-{i}">\n\n{src}\n\n</div>\n\n' for i, src in enumerate(unique))
+    soup = BeautifulSoup(_pandoc(joined, *_MARKDOWN_ARGS), "html.parser")
+    parts = soup.find_all("div", id=re.compile(r"^wb-md-\d+$"), recursive=False)
+    if [p["id"] for p in parts] == [f"wb-md-{i}" for i in range(len(unique))]:
+        return {src: part.decode_contents().strip() for src, part in zip(unique, parts)}
+    return {src: _pandoc(src, *_MARKDOWN_ARGS) for src in unique}
+
+
 class _ArticleExporter(HTMLExporter):
     """nbconvert's body-only HTML with code inputs hidden and markdown rendered by pandoc (MathML)."""
+
+    rendered: dict[str, str] = {}  # markdown source -> HTML, filled per notebook by render_chapters
 
     @jinja2.pass_context
     def markdown2html(self, context: Any, source: str) -> str:  # type: ignore[override]
         """Markdown to HTML with pandoc's rules (``$2 and $3`` stays text) and math as MathML."""
         if not source.strip():
             return ""
-        out = _pandoc(source, "-f", "gfm+tex_math_dollars", "-t", "html", "--mathml", "--wrap=none")
+        out = self.rendered.get(source)
+        if out is None:
+            out = _pandoc(source, *_MARKDOWN_ARGS)
         for name, bundle in context.get("cell", {}).get("attachments", {}).items():
             for mime, data in bundle.items():
                 out = out.replace(f'src="attachment:{name}"', f'src="data:{mime};base64,{data}"')
         return out
+
+
+def _markdown_sources(nb: nbformat.NotebookNode) -> list[str]:
+    """Every markdown text the exporter will render: markdown cells and ``text/markdown`` outputs."""
+    found = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/markdown")
+            if text is not None:
+                found.append("".join(text) if isinstance(text, list) else text)
+    return found
 
 
 def _exporter() -> _ArticleExporter:
@@ -622,6 +658,7 @@ def render_chapters(executed: Sequence[Path], source_dir: Path | None = None) ->
     chapters: list[Chapter] = []
     for path in executed:
         nb = _prepare(nbformat.read(path, as_version=4))
+        exporter.rendered = _markdown_batch(_markdown_sources(nb))
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(base)}})
         soup = BeautifulSoup(body, "html.parser")
         stem = Path(path).stem
@@ -782,39 +819,40 @@ def _as_chapters(executed: Sequence[Path] | Sequence[Chapter]) -> tuple[list[Cha
 
 
 def _article(chapters: Sequence[Chapter], executed: Sequence[Path], title: str, backend: str | None,
-             data_dir: Path | None, print_version: bool) -> str:
-    """The article HTML (``print_version``: no navigation or styles, for pandoc)."""
+             data_dir: Path | None, media_dir: Path | None = None) -> tuple[str, dict[str, str]]:
+    """The article HTML and its environment stamp. With ``media_dir``: the print version for pandoc
+    (no navigation, no styles, no wrappers, images as files in ``media_dir``)."""
     soup = BeautifulSoup("", "html.parser")
     chapters = [Chapter(c.stem, c.title, copy.copy(c.body), c.headings) for c in chapters]
     _figures(chapters, soup)
     run_rows, run_backend = _run_rows(executed)
-    if print_version:
-        _flatten_for_print(chapters)
+    stamp = environment_stamp(backend or run_backend)
+    if media_dir is not None:
+        _flatten_for_print(chapters, media_dir)
     page = _template("report.html.j2").render(
         title=title,
         chapters=[{"stem": c.stem, "title": c.title,
-                   "html": str(c.body),
+                   "html": c.body.decode_contents() if media_dir is not None else str(c.body),
                    "sections": [(i, t) for lvl, i, t in c.headings if lvl == 2]} for c in chapters],
         sources=_sources_rows(data_dir),
-        environment=environment_stamp(backend or run_backend),
+        environment=stamp,
         runs=run_rows,
         css=(ASSETS / "report.css").read_text(),
-        print_version=print_version,
+        print_version=media_dir is not None,
     )
-    if print_version:  # typst cannot break pages inside blocks: no wrappers around the text
-        flat = BeautifulSoup(page, "html.parser")
-        for tag in flat.find_all(["div", "section", "main"]):
-            tag.unwrap()
-        page = str(flat)
-    return page
+    return page, dict(stamp)
 
 
-def _flatten_for_print(chapters: Sequence[Chapter]) -> None:
+def _flatten_for_print(chapters: Sequence[Chapter], media_dir: Path) -> None:
     """Prepare chapters for pandoc -> typst: unwrap nbconvert's nested divs (typst cannot break pages
-    inside blocks), point chapter links at each chapter's first heading, and drop figure captions
-    (typst numbers figures on its own, in the same order)."""
+    inside blocks), point chapter links at each chapter's first heading, write embedded images to
+    ``media_dir`` (pandoc is slow on megabytes of data URIs) and drop figure captions (typst numbers
+    figures on its own, in the same order)."""
     first = {ch.stem: ch.headings[0][1] for ch in chapters if ch.headings}
     labels = {h_id for ch in chapters for _, h_id, _ in ch.headings}
+    media_dir.mkdir(parents=True, exist_ok=True)
+    for old in media_dir.glob("*"):
+        old.unlink()
     for ch in chapters:
         for a in ch.body.find_all("a", href=True):
             if not a["href"].startswith("#"):
@@ -827,6 +865,15 @@ def _flatten_for_print(chapters: Sequence[Chapter]) -> None:
         for fig in ch.body.find_all("figure"):
             if fig.figcaption:
                 fig.figcaption.decompose()
+        for img in ch.body.find_all("img", src=True):
+            if m := re.match(r"data:image/([a-z+]+);base64,(.*)", img["src"], re.DOTALL):
+                data = base64.b64decode(m.group(2))
+                ext = {"svg+xml": "svg", "jpeg": "jpg"}.get(m.group(1), m.group(1))
+                name = f"{hashlib.sha1(data).hexdigest()[:16]}.{ext}"
+                (media_dir / name).write_bytes(data)
+                img["src"] = f"{media_dir.name}/{name}"
+        for div in ch.body.find_all(["div", "section"]):
+            div.unwrap()
 
 
 def to_html(executed: Sequence[Path] | Sequence[Chapter], output: Path | None = None, *,
@@ -839,7 +886,7 @@ def to_html(executed: Sequence[Path] | Sequence[Chapter], output: Path | None = 
     """
     output = Path(output) if output is not None else paths.BUILD / "report.html"
     chapters, executed_paths = _as_chapters(executed)
-    page = _article(chapters, run_records or executed_paths, title, backend, data_dir, print_version=False)
+    page, _ = _article(chapters, run_records or executed_paths, title, backend, data_dir)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page, encoding="utf-8")
     return output
@@ -850,17 +897,14 @@ def to_pdf(executed: Sequence[Path] | Sequence[Chapter], output: Path | None = N
            run_records: Sequence[Path] | None = None) -> Path:
     """Write the A4 article as PDF (default ``build/report.pdf``): HTML -> pandoc -> typst, offline.
 
-    The intermediate typst source and extracted images stay in ``pdf/`` next to the PDF.
+    The intermediate typst source and the images stay in ``pdf/`` next to the PDF.
     """
     output = Path(output) if output is not None else paths.BUILD / "report.pdf"
     chapters, executed_paths = _as_chapters(executed)
-    page = _article(chapters, run_records or executed_paths, title, backend, data_dir, print_version=True)
     work = output.parent / "pdf"
-    work.mkdir(parents=True, exist_ok=True)
-    for old in (work / "media").glob("*"):
-        old.unlink()
-    stamp = dict(environment_stamp(backend))
-    _pandoc(page, "-f", "html", "-t", "typst", "--wrap=preserve", "--extract-media=media",
+    page, stamp = _article(chapters, run_records or executed_paths, title, backend, data_dir,
+                           media_dir=work / "media")
+    _pandoc(page, "-f", "html", "-t", "typst", "--wrap=preserve",
             f"--template={ASSETS / 'report.typ'}", "--metadata", f"title={title}",
             "--metadata", f"date={stamp['Built']}", "--metadata", f"subtitle={_subtitle(stamp)}",
             "-o", "report.typ", cwd=work)
