@@ -194,9 +194,16 @@ def test_unknown_model_and_malformed_requests(oa, local_provider):
     with pytest.raises(openai.BadRequestError) as err:
         oa.chat.completions.create(model=MODEL, messages=[{"role": "robot", "content": "hi"}])
     assert err.value.body["param"] == "messages[0].role"
+    with pytest.raises(openai.BadRequestError) as err:
+        oa.chat.completions.create(model=MODEL, messages=[{"role": "user"}], max_tokens=2)
+    assert err.value.body["param"] == "messages[0].content"
+    with pytest.raises(openai.BadRequestError) as err:  # longer than a slot's context
+        oa.chat.completions.create(model=MODEL, messages=ask("word " * 5000), max_tokens=2)
+    assert err.value.body["param"] == "messages" and "context size" in err.value.message
     raw = httpx.post(f"{local_provider.base_url}/v1/chat/completions", content=b"{not json",
                      headers={"content-type": "application/json"})
     assert raw.status_code == 400 and raw.json()["error"]["type"] == "invalid_request_error"
+    assert raw.headers["x-request-id"].startswith("req_")
     assert oa.chat.completions.create(model=MODEL, messages=ask("still alive?"), max_tokens=3).choices
 
 

@@ -120,7 +120,9 @@ def anthropic(backend: str = "local", *, async_: bool = False, **kwargs: Any) ->
 def gemini(backend: str = "local", **http_options: Any) -> Any:
     """A ``google.genai.Client`` for ``backend`` (its ``.aio`` attribute is the async client).
 
-    Extra keyword arguments become ``http_options`` (e.g. ``timeout`` in milliseconds).
+    Extra keyword arguments become ``http_options`` (e.g. ``timeout`` in milliseconds). Keep a
+    reference to the client while using it: google-genai closes its connection pool when the
+    ``Client`` object is garbage-collected (``clients.gemini().models.generate_content(...)`` fails).
     """
     from google import genai
 

@@ -357,6 +357,8 @@ class Core:
         except (ValueError, KeyError, TypeError):
             message = text[:500]
         if status == 400:
+            if "context size" in message:
+                param = "messages"
             return GatewayError("invalid_request", f"{param + ': ' if param else ''}{message}", param=param)
         if status == 503:
             return GatewayError("unavailable", f"the local engine is busy or loading: {message}")
@@ -681,7 +683,7 @@ def checked_schema(schema: Any, param: str) -> dict[str, Any]:
 # The app
 # ------------------------------------------------------------------------------------------------
 class BackendHeaderMiddleware:
-    """ASGI middleware adding ``x-workbench-backend-model`` to every HTTP response.
+    """ASGI middleware adding ``x-workbench-backend-model`` (and a request id) to every HTTP response.
 
     It also turns the fault injector's :class:`CutConnection` into a dropped connection.
     """
@@ -695,10 +697,13 @@ class BackendHeaderMiddleware:
             await self.app(scope, receive, send)
             return
 
+        request_id = new_id("req_").encode()
+
         async def send_with_header(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []),
-                                                  (BACKEND_HEADER.encode(), self.value)]}
+                                                  (BACKEND_HEADER.encode(), self.value),
+                                                  (b"x-request-id", request_id), (b"request-id", request_id)]}
             await send(message)
 
         try:

@@ -196,6 +196,8 @@ async def parse_chat(core: Core, body: dict[str, Any]) -> tuple[GenRequest, bool
         if not isinstance(m, dict):
             raise bad(p, "a message must be an object")
         role = m.get("role")
+        if role in ("system", "developer", "user", "tool") and m.get("content") is None:
+            raise bad(f"{p}.content", f"a {role} message needs content")
         text = await chat_content_text(m.get("content"), counter, f"{p}.content")
         if role in ("system", "developer"):
             messages.append({"role": "system", "content": text})
