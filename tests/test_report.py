@@ -231,6 +231,9 @@ def test_command_line_values_take_the_declared_type():
     assert report._coerce("a,b", "['x']") == ["a", "b"]
     assert report._coerce('["a", "b"]', "['x']") == ["a", "b"]
     assert report._coerce("false", "True") is False
+    assert report._coerce("gpt-4o,claude", "None") == ["gpt-4o", "claude"]
+    assert report._coerce("2024-11-30", "None") == "2024-11-30"
+    assert report._coerce("None", "'x'") == "None" and report._coerce("None", "3") is None
 
 
 def test_scan_finds_and_redaction_removes_a_secret(tmp_path, canaries):

@@ -1,18 +1,23 @@
 """Build the report: execute the chapter notebooks, then write one offline HTML article and a PDF.
 
-``python -m workbench.report [--backend local|live] [--only 01,06] [--force] [-p NAME VALUE ...]``
-(``make report`` calls this) or :func:`build` from Python. The steps:
+``python -m workbench.report [--backend local|live] [--only 01,06] [--force] [-p NAME VALUE ...]
+[--no-pdf] [--cell-timeout SECONDS] [--notebooks-dir DIR] [--build-dir DIR]`` (``make report`` calls
+this) or :func:`build` from Python. ``--only`` executes AND publishes only the chosen chapters. Steps:
 
 1. **Execute** every ``notebooks/[0-9][0-9]_*.ipynb`` in file-name order with papermill (kernel
    ``python3``) into ``build/notebooks/``. Each notebook runs with its working directory set to the
    notebooks folder, as in JupyterLab, so relative paths in a chapter behave the same in both. ``backend``
    and every ``-p`` parameter are passed only to the notebooks that declare them in their ``parameters``
-   cell; a parameter that no selected notebook declares is an :class:`UnknownParameterError`. A failing
+   cell (read with Python's parser); ``-p`` values take the type of each notebook's default. A parameter
+   that no selected notebook declares is an :class:`UnknownParameterError`. Output on stderr (warnings,
+   progress bars) and cells tagged ``remove-cell`` / outputs tagged ``remove-output`` stay out of the
+   article. Progress: one line per notebook plus papermill's cell bar, timings at the end. A failing
    notebook raises :class:`NotebookExecutionError` naming the notebook and the cell; the partial executed
    copy stays in ``build/notebooks/`` for reading.
 2. **Cache**: a notebook is not re-executed when the hash of (its cells' source, ``lib/workbench/**/*.py``
    except this module, ``data/**``, its parameters, the backend) matches its last successful run, stored
-   next to the executed copy as ``NAME.run.json``. ``force=True`` (``--force``) re-executes.
+   next to the executed copy as ``NAME.run.json`` (with the inputs, so a re-run says what changed).
+   ``force=True`` (``--force``) re-executes. A warm build of unchanged chapters only re-renders.
 3. **HTML**: ``build/report.html``, one self-contained article: title, table of contents, the chapters in
    order with code inputs hidden (markdown and outputs only), figures embedded as data URIs, tables, a
    Sources section (``data/sources.csv``) and an Environment stamp. Markdown is rendered by pandoc with
@@ -23,8 +28,8 @@
 
 Secrets: with backend ``local`` the kernel starts with every secret-looking environment variable removed
 (``*_API_KEY``, ``*TOKEN*``, ``*SECRET*``, ...); with ``live`` it keeps only the provider keys the clients
-read. Parameters that look like secrets are refused, and every build file is scanned for the values of
-secret environment variables at the end: a hit is redacted and raises :class:`SecretLeakError`.
+read. Parameters that look like secrets are refused, and every file the report writes is scanned for the
+values of secret environment variables: a hit is redacted and raises :class:`SecretLeakError`.
 """
 from __future__ import annotations
 
@@ -234,11 +239,15 @@ def declared_parameters(notebook: Path) -> dict[str, str]:
         return {name: spec["default"] for name, spec in pm.inspect_notebook(str(notebook)).items()}
     declared: dict[str, str] = {}
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
-            if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
         for target in targets:
             if isinstance(target, ast.Name):
-                declared[target.id] = ast.get_source_segment(cell.source, node.value) or ""  # type: ignore[union-attr]
+                declared[target.id] = ast.get_source_segment(cell.source, value) or ""
     return declared
 
 
@@ -250,7 +259,11 @@ def _secret_environment(environ: Mapping[str, str] | None = None) -> dict[str, s
 
 
 def _coerce(value: str, default: str) -> Any:
-    """Turn a command-line string into the type of the declared default (``default`` is source text)."""
+    """Turn a command-line string into the type of the declared default (``default`` is source text).
+
+    A Python literal is read as such (``5``, ``0.9``, ``["a", "b"]``, ``None``); ``a,b`` becomes a list
+    when the default is a list or ``None``; for a string default the text is kept as it is.
+    """
     try:
         default_value = ast.literal_eval(default)
     except (ValueError, SyntaxError):
@@ -262,8 +275,8 @@ def _coerce(value: str, default: str) -> Any:
     except (ValueError, SyntaxError):
         if isinstance(default_value, bool) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        if isinstance(default_value, (list, tuple)):
-            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(default_value, (list, tuple)) or (default_value is None and "," in value):
+            return [v.strip() for v in value.split(",") if v.strip()]  # models=a,b (default list or None)
         return value
     if isinstance(default_value, list) and isinstance(parsed, tuple):
         return list(parsed)
@@ -978,7 +991,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,06 (default: all)")
     parser.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="a notebook parameter, passed to the notebooks that declare it")
+                        help="a notebook parameter, passed to the notebooks that declare it "
+                             "(e.g. -p models gpt-4o,claude-3-5-sonnet-20240620 -p confidence 0.9)")
     parser.add_argument("--no-pdf", action="store_true", help="write only the HTML")
     parser.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
                         help="fail a notebook whose cell runs longer than this (default: no limit)")
