@@ -738,7 +738,7 @@ def _link_chapters(chapters: Sequence[Chapter]) -> None:
 
 
 def _figures(chapters: Sequence[Chapter], soup_factory: BeautifulSoup) -> None:
-    """Wrap each output image in a numbered ``<figure>`` (caption from the image's alt text if any)."""
+    """Wrap each output image in a numbered ``<figure>`` ("Figure N", numbered through the article)."""
     n = 0
     for ch in chapters:
         for div in ch.body.select("div.output_png, div.output_jpeg, div.output_svg"):
