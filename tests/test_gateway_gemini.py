@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 
 import httpx
@@ -143,3 +144,33 @@ def test_rate_limit_shape(gm, local_provider):
         assert err.value.code == 429 and err.value.status == "RESOURCE_EXHAUSTED"
     finally:
         local_provider.clear_faults()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_media_become_marked_text_in_place(local_provider):
+    from workbench import samples
+
+    invoice, speech, sign = samples.get("invoice"), samples.get("speech"), samples.get("sign")
+    out = local_provider.prompt({"model": MODEL, "contents": [{"role": "user", "parts": [
+        {"text": "Compare these."},
+        {"inlineData": {"mimeType": "image/png", "data": b64(invoice.data)}},
+        {"inlineData": {"mimeType": "audio/wav", "data": b64(speech.data)}},
+        {"inline_data": {"mime_type": "image/png", "data": b64(sign.data)}}]}]}, api="gemini")
+    prompt = out["prompt"]
+    order = [prompt.index(m) for m in ("Compare these.", "[image 1: Image: PNG, 900x760", "[audio 1: Audio: WAV",
+                                       "[image 2: Image: PNG")]
+    assert order == sorted(order)
+    assert "INV-2024-0042" in prompt and "NO PARKING" in prompt and "Friday afternoon" in prompt
+    assert out["input_tokens"] > 150
+
+
+def test_video_frames_are_sampled_and_read(local_provider):
+    from workbench import samples
+
+    clip = samples.get("clip")
+    prompt = local_provider.prompt({"model": MODEL, "contents": [
+        {"parts": [{"inlineData": {"mimeType": "video/mp4", "data": b64(clip.data)}}]}]}, api="gemini")["prompt"]
+    assert "[video 1: Video: MP4" in prompt and "APPLE" in prompt and "FOREST" in prompt

@@ -166,13 +166,17 @@ def test_tool_choice_auto_and_streamed_tool_call(oa):
     jsonschema.validate(json.loads(call.function.arguments), WEATHER["function"]["parameters"])
 
 
-def test_image_data_url_is_read_and_https_url_is_refused(oa):
+def test_image_data_url_is_read_and_https_url_is_refused(oa, local_provider):
     url = "data:image/png;base64," + base64.b64encode(png_with_text("INVOICE 4711")).decode()
-    text_only = oa.chat.completions.create(model=MODEL, messages=ask("What does the image say?"), max_tokens=5)
-    with_image = oa.chat.completions.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": [
-        {"type": "text", "text": "What does the image say?"}, {"type": "image_url", "image_url": {"url": url}}]}])
+    text_only = oa.chat.completions.create(model=MODEL, messages=ask("Read this."), max_tokens=1)
+    with_image = oa.chat.completions.create(model=MODEL, max_tokens=1, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "Read this."}, {"type": "image_url", "image_url": {"url": url}}]}])
     # the image became marked text in the prompt: "[image 1: 320x80 PNG ... INVOICE 4711]"
     assert with_image.usage.prompt_tokens > text_only.usage.prompt_tokens + 8
+    seen = local_provider.prompt({"model": MODEL, "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "Read this."}, {"type": "image_url", "image_url": {"url": url}}]}]})
+    assert "Read this.\n[image 1: Image: PNG, 320x80 px" in seen["prompt"] and "4711" in seen["prompt"]
+    assert seen["input_tokens"] == with_image.usage.prompt_tokens  # the same prompt the engine evaluated
     with pytest.raises(openai.BadRequestError) as err:
         oa.chat.completions.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}])

@@ -250,6 +250,21 @@ class LocalProvider:
         """Turn every fault and delay off."""
         return httpx.delete(self._url("/_workbench/faults"), timeout=10.0).json()
 
+    def prompt(self, body: dict[str, Any], api: str = "openai-chat") -> dict[str, Any]:
+        """What the local model reads for a request: ``{"prompt": text, "input_tokens": n}``.
+
+        ``body`` is a request body of ``api`` (``openai-chat``, ``openai-responses``, ``anthropic``
+        or ``gemini``; for Gemini include ``"model"``). Media parts appear as the marked text the
+        gateway made of them (``[image 1: ...]``).
+
+        Raises:
+            ValueError: the body is malformed (the message names the field).
+        """
+        resp = httpx.post(self._url("/_workbench/prompt"), params={"api": api}, json=body, timeout=300.0)
+        if resp.status_code != 200:
+            raise ValueError(resp.json().get("error", resp.text))
+        return resp.json()
+
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of the provider log."""
         if self.log_path is None or not self.log_path.exists():

@@ -724,7 +724,10 @@ def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None
     """Build the gateway ASGI app in front of the engine at ``engine_url``.
 
     Routes: the OpenAI, Anthropic and Gemini endpoints (see the protocol modules) plus
-    ``GET /_workbench/health``, ``GET /_workbench/info`` and ``GET|PUT|DELETE /_workbench/faults``.
+    ``GET /_workbench/health``, ``GET /_workbench/info``, ``GET|PUT|PATCH|DELETE /_workbench/faults``
+    and ``POST /_workbench/prompt?api=openai-chat|openai-responses|anthropic|gemini``, which returns
+    the exact prompt text (media already turned into text) and its token count for a request body
+    (for Gemini, put the model id in the body as ``"model"``).
     """
     from . import gateway_anthropic, gateway_gemini, gateway_openai
 
@@ -764,10 +767,32 @@ def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(core.faults.state())
 
+    parsers: dict[str, Callable[[dict[str, Any]], Awaitable[GenRequest]]] = {
+        "openai-chat": lambda body: gateway_openai.parse_chat(core, body),
+        "openai-responses": lambda body: gateway_openai.parse_responses(core, body),
+        "anthropic": lambda body: gateway_anthropic.parse_messages(core, body, counting=True),
+        "gemini": lambda body: gateway_gemini.parse_generate(core, str(body.get("model", "")), body, stream=False),
+    }
+
+    async def prompt_endpoint(request: Request) -> Response:
+        api = request.query_params.get("api", "openai-chat")
+        if api not in parsers:
+            return JSONResponse({"error": f"api: expected one of {', '.join(parsers)}, got {api!r}"}, status_code=400)
+        try:
+            req = await parsers[api](await read_json(request))
+            if isinstance(req, tuple):
+                req = req[0]
+            core.check_messages(req)
+            prompt = await core.render(core.prompt_messages(req))
+            return JSONResponse({"prompt": prompt, "input_tokens": await core.tokenize(prompt)})
+        except GatewayError as exc:
+            return JSONResponse({"error": exc.message, "param": exc.param}, status_code=exc.status)
+
     routes = [
         Route("/_workbench/health", health, methods=["GET"]),
         Route("/_workbench/info", info, methods=["GET"]),
         Route("/_workbench/faults", faults_endpoint, methods=["GET", "PUT", "POST", "PATCH", "DELETE"]),
+        Route("/_workbench/prompt", prompt_endpoint, methods=["POST"]),
         *gateway_openai.routes(core),
         *gateway_anthropic.routes(core),
         *gateway_gemini.routes(core),
