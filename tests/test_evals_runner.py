@@ -6,6 +6,7 @@ local model's accuracy.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -60,6 +61,15 @@ def test_three_protocols_timing_and_cli_resume(no_faults, tmp_path: Path, capsys
     first = out["results"][0]
     for key in ("task", "model", "requested", "scored", "failed", "accuracy", "ci_low", "ci_high"):
         assert key in first
+    assert cli_main(["summary", "--run-id", "proto", "--store", str(store), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["results"]) == 3
+
+    # from a notebook (a running event loop) the same call works, in a worker thread
+    async def in_a_notebook() -> evals.RunSummary:
+        return evals.run(["arc_challenge"], models, "local", limit=1, store=store, run_id="proto", **FAST)
+
+    again = asyncio.run(in_a_notebook())
+    assert again.requests == 0 and again.skipped == 3
 
 
 @pytest.mark.slow

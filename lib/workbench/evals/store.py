@@ -278,7 +278,7 @@ def summarize(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         extra = pd.DataFrame([d for d in ok["details"]]) if n_ok else pd.DataFrame()
         for col in extra.columns:
             vals = pd.to_numeric(extra[col], errors="coerce")
-            if vals.notna().any() and col not in ("duration_s",):
+            if vals.notna().any() and col not in ("duration_s", "chunks"):
                 row[col] = float(vals.mean())
         row.update(
             ttft_median_s=ok["ttft_s"].median() if n_ok else np.nan,
