@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import hashlib
 import json
 import math
@@ -299,7 +300,9 @@ def classify_error(exc: BaseException) -> tuple[str, bool]:
     name = type(exc).__name__
     if "Timeout" in name:
         return "timeout", True
-    if "Connection" in name or isinstance(exc, httpx.TransportError):
+    bases = {c.__name__ for c in type(exc).__mro__}
+    if "Connection" in name or isinstance(exc, httpx.TransportError) or bases & {
+            "TransportError", "NetworkError", "ProtocolError", "RemoteProtocolError"}:
         return "connection", True
     if isinstance(status, int):
         if status == 429:
@@ -405,18 +408,33 @@ def _prompt_hash(prompt: str, max_tokens: int, temperature: float | None, seed: 
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-def _cost(model: str, reply: Reply, on: date) -> float | None:
-    """Cost of a reply from its usage at the price on ``on``; None if unknown."""
-    if reply.input_tokens is None or reply.output_tokens is None:
-        return None
+@functools.lru_cache(maxsize=256)
+def _rates(model: str, on: date) -> tuple[float, float] | None:
+    """USD per input and per output token of ``model`` on ``on`` (from ``workbench.costs``), or None.
+
+    ``request_cost`` is linear in the two token counts for text, so it is asked once per model and
+    date (a price look-up costs tens of milliseconds; a run makes thousands of requests).
+    """
     try:
         from .. import costs
     except ImportError:
         return None
     try:
-        return float(costs.request_cost(model, int(reply.input_tokens), int(reply.output_tokens), on=on))
+        per_in = costs.request_cost(model, 1_000_000, 0, on=on) / 1e6
+        per_out = costs.request_cost(model, 0, 1_000_000, on=on) / 1e6
     except ValueError:  # NoPriceError: no price for this model (e.g. the local model): cost stays NULL
         return None
+    return float(per_in), float(per_out)
+
+
+def _cost(model: str, reply: Reply, on: date) -> float | None:
+    """Cost of a reply from its usage at the price on ``on``; None if unknown."""
+    if reply.input_tokens is None or reply.output_tokens is None:
+        return None
+    rates = _rates(model, on)
+    if rates is None:
+        return None
+    return int(reply.input_tokens) * rates[0] + int(reply.output_tokens) * rates[1]
 
 
 def _resolve_tasks(tasks: str | Task | Iterable[str | Task]) -> list[Task]:
