@@ -16,11 +16,15 @@ NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 # Small parameters so the whole suite stays within CI's budget on 2 cores. Every parameter a notebook
 # declares is also passed explicitly (at its default unless overridden here), which checks that
 # `papermill -p NAME VALUE` works for each of them.
-SMALL: dict[str, dict[str, object]] = {}
+SMALL: dict[str, dict[str, object]] = {
+    "05_self_hosted": {"prompt_lengths": [32, 128], "concurrency_levels": [1, 2], "n_requests": 4,
+                       "max_tokens": 16, "decode_tokens": 16, "thread_counts": [1]},
+}
 
 # One bad value per notebook: the run must fail with one clear error that names the bad value.
 BAD: dict[str, tuple[str, object, str]] = {
     "01_architecture": ("models", ["gpt-9"], "gpt-9"),
+    "05_self_hosted": ("api_models", ["gpt-9"], "gpt-9"),
     "06_published_benchmarks": ("sources", ["S9"], "S9"),
     "08_cost_model": ("models", ["gpt-9"], "gpt-9"),
 }
