@@ -8,8 +8,9 @@ Four measurements, each printed as a small table and saved to ``build/bench/harn
    time spent inside the streams: sampling, hashing, scoring, SQLite), which engine noise cannot hide.
 2. ``concurrency``: with the gateway's injected first-token delay dominating each request, N requests
    in flight must reach >= 0.9 x N times the single-stream request rate (N = 1, 4, 16).
-3. ``ttft``: measured time to first token with a known injected delay against the same requests
-   without it: median error of (TTFT_delay - TTFT_0) - delay (goal: <= 2 ms).
+3. ``ttft``: the runner's measured time to first token with a known injected delay against the same
+   request without it (the client waiting the same time instead, so the engine idles alike):
+   median error of TTFT_delay - TTFT_0 - delay (goal: <= 2 ms).
 4. ``resilience``: a 200-item run with 20 % of requests failing (429, 500, time-outs, cut streams in
    equal shares) must end with 0 items lost and 0 duplicated.
 
@@ -36,7 +37,7 @@ import httpx
 from workbench import clients, paths
 from workbench.evals import load_attempts, load_results, run
 from workbench.evals.data import Item
-from workbench.evals.runner import DEFAULT_SEED
+from workbench.evals.runner import DEFAULT_SEED, stream_reply
 from workbench.evals.scorers import Score
 from workbench.evals.tasks import Task
 
@@ -162,44 +163,59 @@ def bench_concurrency(levels: list[int], delay: float, per_level: int, store: Pa
 
 
 def bench_ttft(delays: list[float], n: int, store: Path) -> dict[str, Any]:
-    """TTFT with a known injected delay against bracketing runs without it, through the runner.
+    """Measured TTFT with a known injected delay, paired with the same request without it.
 
-    The engine caches prompts, so every pass is preceded by a warm-up pass over the same prompts,
-    and each delayed pass is compared, item by item, with the mean of the no-delay passes just
-    before and just after it (so drift in the machine's load cancels out).
+    Uses the runner's own timing code (:func:`workbench.evals.runner.stream_reply`) one request at
+    a time.  Each prompt is sent first to warm the engine's prompt cache; then, in alternating
+    order, (A) the client waits ``d`` and sends it with no injected delay, (B) it sends it at once
+    with the gateway injecting ``d``.  Both leave the engine idle for ``d`` before the prompt
+    reaches it, so error = TTFT_B - TTFT_A - d isolates the measurement from the engine's wake-up.
     """
-    print(f"\n[ttft] {n} requests per pass, one at a time; "
-          "error = TTFT_delay - mean(TTFT_0 before, after) - delay")
-    task = echo_task(n, tag="t")
+    print(f"\n[ttft] {n} prompts per delay, one at a time; error = TTFT(injected d) - TTFT(client "
+          "waits d, none injected) - d")
+    client = clients.openai("local", async_=True, max_retries=0)
+    prompts = [echo_task(n, tag="t").prompt(it) for it in echo_task(n, tag="t").items()]
 
-    def ttfts() -> dict[str, float]:
-        _, summ = runner_requests(task, store)
-        rows = load_results(summ.run_id, store)
-        return dict(zip(rows["item_id"], rows["ttft_s"]))
+    async def ttft(prompt: str) -> float:
+        reply = await stream_reply(client, MODEL, prompt, max_tokens=1, temperature=0.0, seed=DEFAULT_SEED,
+                                   timeout=60.0, local=True)
+        return float(reply.ttft_s)
 
-    clear_faults()
-    ttfts()  # warm-up: the engine's prompt cache now holds these prompts
-    before = ttfts()
-    out = []
-    try:
+    async def measure() -> list[dict[str, Any]]:
+        clear_faults()
+        for p in prompts:
+            await ttft(p)  # warm the prompt cache
+        rows = []
         for d in delays:
-            set_faults(first_token_delay=d)
-            delayed = ttfts()
-            clear_faults()
-            after = ttfts()
-            errors = [delayed[i] - (before[i] + after[i]) / 2 - d for i in delayed]
-            med = statistics.median(errors)
-            base = statistics.median([(before[i] + after[i]) / 2 for i in delayed])
-            out.append({"delay_s": d, "median_ttft_s": statistics.median(delayed.values()),
-                        "median_ttft_no_delay_s": base, "median_error_ms": 1000 * med,
-                        "median_abs_error_ms": 1000 * statistics.median(abs(e) for e in errors)})
-            print(f"  delay {1000 * d:7.1f} ms  median TTFT {1000 * out[-1]['median_ttft_s']:8.1f} ms  "
-                  f"(no delay {1000 * base:6.1f} ms)  median error {1000 * med:+6.2f} ms  "
-                  f"median |error| {out[-1]['median_abs_error_ms']:.2f} ms   goal <= 2 ms")
-            before = after
+            errors, plain = [], []
+            for k, p in enumerate(prompts):
+                pair: dict[str, float] = {}
+                for which in (("A", "B") if k % 2 == 0 else ("B", "A")):
+                    if which == "A":
+                        clear_faults()
+                        await asyncio.sleep(d)
+                        pair["A"] = await ttft(p)
+                    else:
+                        set_faults(first_token_delay=d)
+                        pair["B"] = await ttft(p)
+                errors.append(pair["B"] - pair["A"] - d)
+                plain.append(pair["A"])
+            rows.append({"delay_s": d, "median_ttft_no_delay_s": statistics.median(plain),
+                         "median_error_ms": 1000 * statistics.median(errors),
+                         "median_abs_error_ms": 1000 * statistics.median(abs(e) for e in errors)})
+            r = rows[-1]
+            print(f"  delay {1000 * d:7.1f} ms  TTFT without it {1000 * r['median_ttft_no_delay_s']:7.1f} ms  "
+                  f"median error {r['median_error_ms']:+6.2f} ms  median |error| "
+                  f"{r['median_abs_error_ms']:.2f} ms   goal <= 2 ms")
+        clear_faults()
+        await client.close()
+        return rows
+
+    try:
+        out = asyncio.run(measure())
     finally:
         clear_faults()
-    return {"requests": n, "rows": out, "goal": "median error <= 2 ms"}
+    return {"requests_per_delay": n, "rows": out, "goal": "median error <= 2 ms"}
 
 
 def bench_resilience(n: int, rate: float, store: Path, concurrency: int) -> dict[str, Any]:
@@ -241,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=2.0, help="injected delay for the concurrency test (s)")
     parser.add_argument("--per-level", type=int, default=8, help="requests per concurrency level (min 2 N)")
     parser.add_argument("--ttft-delays", default="0.05,0.2,0.5", help="injected delays for the TTFT test (s)")
-    parser.add_argument("--ttft-items", type=int, default=15)
+    parser.add_argument("--ttft-items", type=int, default=20)
     parser.add_argument("--resilience-items", type=int, default=200)
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=8, help="concurrency of the resilience run")
