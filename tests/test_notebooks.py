@@ -9,7 +9,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from workbench import paths
+from workbench import paths, report
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
@@ -31,8 +31,8 @@ BAD: dict[str, tuple[str, object, str]] = {
 
 
 def _params(nb: Path) -> dict[str, object]:
-    declared = pm.inspect_notebook(str(nb))
-    values = {name: ast.literal_eval(spec["default"]) for name, spec in declared.items()}
+    declared = report.declared_parameters(nb)
+    values = {name: ast.literal_eval(default) for name, default in declared.items()}
     values.update(SMALL.get(nb.stem, {}))
     return values
 
@@ -49,7 +49,11 @@ def test_committed_without_outputs_and_with_a_parameters_cell(nb: Path) -> None:
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one code cell tagged 'parameters'"
     assert book.cells[0].cell_type == "markdown" and book.cells[0].source.startswith("# "), "starts with a title"
-    assert pm.inspect_notebook(str(nb)), "declares its parameters"
+    declared = report.declared_parameters(nb)
+    assert declared, "declares its parameters"
+    seen_by_papermill = set(pm.inspect_notebook(str(nb)))
+    assert seen_by_papermill == set(declared), (
+        f"papermill cannot see {sorted(set(declared) - seen_by_papermill)}: keep '=' out of parameter comments")
 
 
 @pytest.mark.notebooks

@@ -36,6 +36,7 @@ BETA = [
     ("parameters", "label = \"beta\""),
     ("code", "import os\nprint(label, dict(os.environ))"),
     ("markdown", "## Results\n\n| a | b |\n|---|---|\n| 1 | 2 |"),
+    ("show-input", "SHOWN_SDK_CALL_9c1 = sum([1, 2])"),
 ]
 
 
@@ -47,8 +48,8 @@ def _write(folder: Path, name: str, cells: list[tuple[str, str]]) -> Path:
             nb.cells.append(nbformat.v4.new_markdown_cell(source))
         else:
             cell = nbformat.v4.new_code_cell(source)
-            if kind == "parameters":
-                cell.metadata["tags"] = ["parameters"]
+            if kind in ("parameters", "show-input"):
+                cell.metadata["tags"] = [kind]
             nb.cells.append(cell)
     path = folder / name
     nbformat.write(nb, path)
@@ -105,6 +106,8 @@ def test_code_inputs_hidden_outputs_shown(built):
     assert imgs and all(i["src"].startswith("data:image/") for i in imgs)
     assert built["soup"].select("section[id='01_alpha'] math")  # $x^2$ became MathML
     assert "$2.50 and $10 stay text" in html
+    # a cell tagged show-input keeps its code (the API chapters' SDK calls), even with no output
+    assert "SHOWN_SDK_CALL_9c1" in built["soup"].select_one("section[id='02_beta']").get_text()
 
 
 def test_toc_chapters_in_order_and_internal_links_resolve(built):

@@ -19,7 +19,8 @@ this) or :func:`build` from Python. ``--only`` executes AND publishes only the c
    next to the executed copy as ``NAME.run.json`` (with the inputs, so a re-run says what changed).
    ``force=True`` (``--force``) re-executes. A warm build of unchanged chapters only re-renders.
 3. **HTML**: ``build/report.html``, one self-contained article: title, table of contents, the chapters in
-   order with code inputs hidden (markdown and outputs only), figures embedded as data URIs, tables, a
+   order with code inputs hidden (markdown and outputs only; a code cell tagged ``show-input``, such as
+   an API chapter's SDK call, keeps its code), figures embedded as data URIs, tables, a
    Sources section (``data/sources.csv``) and an Environment stamp. Markdown is rendered by pandoc with
    math as MathML (browsers render it natively), so nothing is loaded from a CDN. Links between chapters
    (``02_api_openai.ipynb#What-we-found``) become anchors inside the article.
@@ -111,6 +112,8 @@ _NOT_SECRET = {"PYTEST_CURRENT_TEST"}
 _NOTEBOOK_LINK = re.compile(r"^(?:.*/)?(\d\d_[^/#?]*)\.ipynb(?:#(.*))?$")
 _HIDDEN_CELL_TAGS = {"remove-cell", "remove_cell", "hide-cell"}
 _HIDDEN_OUTPUT_TAGS = {"remove-output", "remove_output", "hide-output"}
+#: Code cells tagged so keep their code in the article (the API chapters' SDK calls); all others are hidden.
+_SHOWN_INPUT_TAGS = {"show-input", "show_input"}
 _REDACTED = "[redacted]"
 _THIS_FILE = Path(__file__).resolve()
 
@@ -597,7 +600,7 @@ def _markdown_sources(nb: nbformat.NotebookNode) -> list[str]:
 
 
 def _exporter() -> _ArticleExporter:
-    return _ArticleExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+    return _ArticleExporter(template_name="basic", exclude_input=False, exclude_input_prompt=True,
                             exclude_output_prompt=True, anchor_link_text="")
 
 
@@ -615,7 +618,10 @@ def _prepare(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.outputs = [o for o in cell.outputs
                             if not (o.output_type == "stream" and o.get("name") == "stderr")
                             and "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
-            if not cell.outputs:
+            shown = bool(tags & _SHOWN_INPUT_TAGS)
+            if not shown:  # code is hidden unless the chapter asks to show it (e.g. SDK examples)
+                cell.metadata["transient"] = {"remove_source": True}
+            if not cell.outputs and not shown:
                 continue
         cells.append(cell)
     nb.cells = cells
