@@ -95,7 +95,7 @@ def test_count_check_needs_equal_counts_and_says_when_tokenizers_differ():
 def test_batch_and_fallback_checks():
     items = tour.arithmetic_items(3, seed=1)
     expected = [right for _, right in items]
-    answers = [str(expected[0]), f"The answer is {expected[1]}.", "no idea"]
+    answers = [str(expected[0]), f"The answer is {expected[1]}.", f"{expected[2]} is not it: {expected[2] + 1}"]
     res = tour.task("concurrency").check("", answers=answers, expected=expected, call_seconds=[1, 1, 1], wall=1.5)
     assert res.score == pytest.approx(2 / 3) and res.ok is False and "3.0 s added up" in res.detail
     with pytest.raises(ValueError, match="facts"):
