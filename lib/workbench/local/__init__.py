@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,14 @@ __all__ = [
 
 #: Where provider logs are kept (git-ignored build folder).
 LOG_DIR: Path = paths.BUILD / "local-provider"
+#: How many provider logs are kept in a log folder (the oldest are removed at start).
+KEEP_LOGS = 30
+
+
+def _prune_logs(folder: Path, keep: int) -> None:
+    logs = sorted(folder.glob("provider-*.log"), key=lambda p: p.stat().st_mtime)
+    for old in logs[: max(0, len(logs) - keep + 1)]:
+        old.unlink(missing_ok=True)
 
 
 class LocalProvider:
@@ -132,6 +141,7 @@ class LocalProvider:
                 return self
             check_port_free(self.requested_port)
             self.log_dir.mkdir(parents=True, exist_ok=True)
+            _prune_logs(self.log_dir, keep=KEEP_LOGS)
             stamp = time.strftime("%Y%m%d-%H%M%S")
             self.log_path = self.log_dir / f"provider-{stamp}-{os.getpid()}-{id(self) % 10000:04d}.log"
             ready = Path(tempfile.mkdtemp(prefix="workbench-local-")) / "ready.json"
@@ -145,6 +155,8 @@ class LocalProvider:
             except BaseException:
                 self._terminate()
                 raise
+            finally:
+                shutil.rmtree(ready.parent, ignore_errors=True)
             self.base_url = info["base_url"]
             self.engine_url = info["engine_url"]
             self.port = int(self.base_url.rsplit(":", 1)[1])

@@ -323,7 +323,11 @@ class Core:
         self.model_name = model_name
         self.faults = faults
         self.known_models = known_models
-        self.http = httpx.AsyncClient(base_url=self.engine_url, timeout=httpx.Timeout(None, connect=10.0))
+        # No keep-alive: llama.cpp's HTTP server closes a kept-alive connection after a few requests or
+        # seconds, and reusing one it has just closed fails with "Server disconnected". Local TCP
+        # connections cost well under a millisecond.
+        self.http = httpx.AsyncClient(base_url=self.engine_url, timeout=httpx.Timeout(None, connect=10.0),
+                                      limits=httpx.Limits(max_keepalive_connections=0))
         self.started = time.time()
 
     # -- model ids -----------------------------------------------------------------------------

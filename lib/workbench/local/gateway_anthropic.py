@@ -303,6 +303,7 @@ def routes(core: Core) -> list[Route]:
     async def messages(request: Request) -> Response:
         body = await read_json(request)
         req = await parse_messages(core, body)
+        core.check_messages(req)  # a 400 before any injected fault
         fault = core.faults.draw()
         await apply_fault(core, fault, request)
         if req.stream:

@@ -356,6 +356,7 @@ def routes(core: Core) -> list[Route]:
         if stream and request.query_params.get("alt") != "sse":
             raise bad("alt", "the local provider streams as server-sent events only; add '?alt=sse'")
         req = await parse_generate(core, model, body, stream=stream)
+        core.check_messages(req)  # a 400 before any injected fault
         fault = core.faults.draw()
         await apply_fault(core, fault, request)
         if stream:

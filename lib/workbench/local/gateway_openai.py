@@ -573,6 +573,7 @@ def routes(core: Core) -> list[Route]:
     async def chat_completions(request: Request) -> Response:
         body = await read_json(request)
         req, include_usage = await parse_chat(core, body)
+        core.check_messages(req)  # a 400 before any injected fault
         fault = core.faults.draw()
         await apply_fault(core, fault, request)
         if req.stream:
@@ -585,6 +586,7 @@ def routes(core: Core) -> list[Route]:
     async def responses(request: Request) -> Response:
         body = await read_json(request)
         req = await parse_responses(core, body)
+        core.check_messages(req)  # a 400 before any injected fault
         fault = core.faults.draw()
         await apply_fault(core, fault, request)
         builder = ResponseBuilder(core, req, body)
