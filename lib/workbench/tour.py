@@ -238,8 +238,8 @@ def _check_count(answer: str, facts: Mapping[str, Any]) -> Check:
     if counted is None or used is None:
         return Check(None, None, "no count to compare")
     if not facts.get("comparable", True):
-        return Check(None, None, f"counted {counted} with {facts.get('counter', 'a tokenizer')}; the answering model "
-                                 f"reported {used} with its own tokenizer: different tokenizers, not comparable")
+        return Check(None, None, f"counted {counted} with {facts.get('counter', 'a tokenizer')}; the response reported "
+                                 f"{used} input tokens, counted another way: not comparable")
     same = counted == used
     return Check(same, 1.0 if same else 0.0,
                  f"counted {counted} before sending, usage reported {used}" + ("" if same else f" (off by {used - counted:+d})"))
