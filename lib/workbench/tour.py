@@ -41,6 +41,7 @@ from . import catalog, clients, samples
 
 __all__ = [
     "IMAGE_URL",
+    "IMAGE_URL_PROMPT",
     "IMAGE_URL_TRUTH",
     "LIVE_MIN_TOKENS",
     "PROVIDERS",
