@@ -17,6 +17,9 @@ NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 # declares is also passed explicitly (at its default unless overridden here), which checks that
 # `papermill -p NAME VALUE` works for each of them.
 SMALL: dict[str, dict[str, object]] = {
+    "02_api_openai": {"max_tokens": 24, "concurrency": 2},
+    "03_api_anthropic": {"max_tokens": 24, "concurrency": 2},
+    "04_api_gemini": {"max_tokens": 24, "concurrency": 2},
     "05_self_hosted": {"prompt_lengths": [32, 128], "concurrency_levels": [1, 2], "n_requests": 4,
                        "max_tokens": 16, "decode_tokens": 16, "thread_counts": [1]},
 }
@@ -24,6 +27,9 @@ SMALL: dict[str, dict[str, object]] = {
 # One bad value per notebook: the run must fail with one clear error that names the bad value.
 BAD: dict[str, tuple[str, object, str]] = {
     "01_architecture": ("models", ["gpt-9"], "gpt-9"),
+    "02_api_openai": ("model", "gpt-9", "gpt-9"),
+    "03_api_anthropic": ("model", "claude-9", "claude-9"),
+    "04_api_gemini": ("model", "gemini-9", "gemini-9"),
     "05_self_hosted": ("api_models", ["gpt-9"], "gpt-9"),
     "06_published_benchmarks": ("sources", ["S9"], "S9"),
     "08_cost_model": ("models", ["gpt-9"], "gpt-9"),
