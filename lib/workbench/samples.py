@@ -302,7 +302,7 @@ def speech() -> Sample:
     if not src.is_file():
         raise FileNotFoundError(f"speech: sample file {src} is missing (made by data/media/make_speech.sh)")
     data = src.read_bytes()
-    words = _words(SPEECH_TEXT)
+    words = words_of(SPEECH_TEXT)
     truth = {"text": SPEECH_TEXT, "words": words, "voice": "espeak-ng 1.51 en-us, 150 wpm",
              "sample_rate": 16000, "expected": list(dict.fromkeys(words))}
     return Sample("speech", "audio/wav", data, truth, src)
@@ -380,12 +380,13 @@ def all_samples() -> list[Sample]:
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?")
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
     """Lower-case words (letters, digits, apostrophes), punctuation and hyphens dropped."""
     return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
 
 
-def _numbers(text: str) -> list[float]:
+def numbers_in(text: str) -> list[float]:
+    """Every number written in ``text`` (thousands separators allowed), in order."""
     out = []
     for m in _NUMBER.finditer(text):
         raw = m.group().replace(",", "")
@@ -397,14 +398,14 @@ def _numbers(text: str) -> list[float]:
 
 
 def _phrase_in(phrase: str, text_words: str) -> bool:
-    return f" {' '.join(_words(phrase))} " in text_words
+    return f" {' '.join(words_of(phrase))} " in text_words
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """Word error rate of ``hypothesis`` against ``reference`` (lower-cased, punctuation removed; jiwer)."""
     import jiwer
 
-    ref, hyp = " ".join(_words(reference)), " ".join(_words(hypothesis))
+    ref, hyp = " ".join(words_of(reference)), " ".join(words_of(hypothesis))
     if not ref:
         raise ValueError("reference: empty after normalisation; WER is undefined")
     return float(jiwer.wer(ref, hyp)) if hyp else 1.0
@@ -425,8 +426,8 @@ def check_answer(sample: Sample, text: str) -> dict[str, Any]:
         raise TypeError(f"sample: expected a Sample, got {type(sample).__name__}")
     if not isinstance(text, str):
         raise TypeError(f"text: expected a string, got {type(text).__name__}")
-    numbers = _numbers(text)
-    text_words = f" {' '.join(_words(text))} "
+    numbers = numbers_in(text)
+    text_words = f" {' '.join(words_of(text))} "
 
     def has(item: Any) -> bool:
         if isinstance(item, (int, float)) and not isinstance(item, bool):

@@ -103,29 +103,14 @@ class Check:
         return "–" if self.ok is None else ("✓" if self.ok else "✗")
 
 
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?")
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
-
-
-def _numbers(text: str) -> list[float]:
-    out = []
-    for m in _NUMBER.finditer(text):
-        try:
-            out.append(float(m.group().replace(",", "")))
-        except ValueError:
-            continue
-    return out
 
 
 def _has_number(text: str, value: float) -> bool:
-    return any(abs(x - value) < 0.005 for x in _numbers(text))
+    return any(abs(x - value) < 0.005 for x in samples.numbers_in(text))
 
 
 def _has_word(text: str, word: str) -> bool:
-    return f" {' '.join(_words(word))} " in f" {' '.join(_words(text))} "
+    return f" {' '.join(samples.words_of(word))} " in f" {' '.join(samples.words_of(text))} "
 
 
 def _facts_check(found: Sequence[str], missing: Sequence[str], what: str) -> Check:
@@ -153,8 +138,8 @@ def _check_in_order(expected: Sequence[str] | Callable[[], Sequence[str]]) -> Ca
         nonlocal expected
         if callable(expected):
             expected = list(expected())
-        words = f" {' '.join(_words(answer))} "
-        positions = [words.find(f" {' '.join(_words(str(e)))} ") for e in expected]
+        words = f" {' '.join(samples.words_of(answer))} "
+        positions = [words.find(f" {' '.join(samples.words_of(str(e)))} ") for e in expected]
         found = [e for e, p in zip(expected, positions) if p >= 0]
         in_order = all(p >= 0 for p in positions) and positions == sorted(positions)
         base = _facts_check(found, [e for e in expected if e not in found], "expected items")
@@ -251,7 +236,7 @@ def _check_batch(answer: str, facts: Mapping[str, Any]) -> Check:
     answers, expected = facts.get("answers"), facts.get("expected")
     if answers is None or expected is None or len(answers) != len(expected):
         raise ValueError("facts: the concurrency task needs 'answers' and 'expected' of the same length")
-    right = [bool(_numbers(a or "")) and abs(_numbers(a or "")[-1] - e) < 0.005 for a, e in zip(answers, expected)]
+    right = [bool(samples.numbers_in(a or "")) and abs(samples.numbers_in(a or "")[-1] - e) < 0.005 for a, e in zip(answers, expected)]
     seconds, wall = facts.get("call_seconds"), facts.get("wall")
     extra = ""
     if seconds and wall:
