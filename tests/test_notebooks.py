@@ -36,6 +36,13 @@ BAD: dict[str, tuple[str, object, str]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _one_provider_for_all_kernels(request: pytest.FixtureRequest) -> None:
+    """Kernels reuse the session's local provider (WORKBENCH_LOCAL_URL) instead of starting their own."""
+    if "nb" in request.fixturenames or "stem" in request.fixturenames:
+        request.getfixturevalue("local_provider")
+
+
 def _params(nb: Path) -> dict[str, object]:
     declared = report.declared_parameters(nb)
     values = {name: ast.literal_eval(default) for name, default in declared.items()}

@@ -74,7 +74,7 @@ def frozen_tree():
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, canaries, frozen_tree):
+def built(tmp_path_factory, canaries, frozen_tree, local_provider):
     nbdir = tmp_path_factory.mktemp("notebooks")
     _write(nbdir, "01_alpha.ipynb", ALPHA)
     _write(nbdir, "02_beta.ipynb", BETA)

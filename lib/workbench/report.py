@@ -41,7 +41,6 @@ import contextlib
 import copy
 import datetime as dt
 import hashlib
-import html
 import json
 import mimetypes
 import os
@@ -434,56 +433,81 @@ def execute(notebooks_dir: Path | None = None, build_dir: Path | None = None, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     files = _tree_files(_THIS_FILE.parent, paths.DATA)
     runs: list[NotebookRun] = []
-    for n, nb in enumerate(notebooks, start=1):
-        executed = out_dir / nb.name
-        record = _record_path(executed)
-        inputs = _inputs(nb, plan[nb], backend, files)
-        key = _key(inputs)
-        try:
-            prior = json.loads(record.read_text()) if record.exists() else {}
-        except json.JSONDecodeError:
-            prior = {}
-        if not force and prior.get("key") == key and executed.exists():
-            runs.append(NotebookRun(nb.stem, nb, executed, prior["seconds"], True, prior["executed_at"],
-                                    plan[nb]))
-            _say(f"[{n}/{len(notebooks)}] {nb.stem}: unchanged, reusing the run of {prior['executed_at']}")
-            continue
-        record.unlink(missing_ok=True)
-        why = "forced" if force else _why(prior.get("inputs", {}), inputs)
-        _say(f"[{n}/{len(notebooks)}] {nb.stem}: executing ({why})"
-             + (f" with {', '.join(f'{k}={v!r}' for k, v in plan[nb].items())}" if plan[nb] else ""))
-        start = time.perf_counter()
-        try:
-            with _kernel_environment(backend):
-                pm.execute_notebook(str(nb), str(executed), parameters=plan[nb], kernel_name=KERNEL,
-                                    cwd=str(nb.parent), progress_bar=progress, log_output=False,
-                                    execution_timeout=cell_timeout)
-        except pm.PapermillExecutionError as err:
-            _redact_build_files([executed])
-            cell, first = _failing_cell(nb, err.source, err.cell_index)
-            raise NotebookExecutionError(
-                nb.stem, cell,
-                f"notebook {nb.name} failed in cell {cell} ({first!r}): {err.ename}: {err.evalue}\n"
-                f"  partial executed copy: {executed}", executed) from None
-        except Exception as err:  # the kernel died, a cell timed out, the kernel could not start
-            _redact_build_files([executed])
-            cell, first = _running_cell(nb, executed)
-            raise NotebookExecutionError(
-                nb.stem, cell,
-                f"notebook {nb.name} failed in cell {cell} ({first!r}): {type(err).__name__}: {err}\n"
-                f"  partial executed copy: {executed}", executed) from None
-        seconds = time.perf_counter() - start
-        leaks = _redact_build_files([executed])
-        if leaks:
-            raise SecretLeakError(f"notebook {nb.name} printed the value of {', '.join(sorted(leaks))} "
-                                  f"(redacted in {executed}); never display keys")
-        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        record.write_text(json.dumps({"key": key, "seconds": round(seconds, 2), "executed_at": when,
-                                      "backend": backend, "parameters": plan[nb], "inputs": inputs},
-                                     indent=1, default=str))
-        runs.append(NotebookRun(nb.stem, nb, executed, seconds, False, when, plan[nb]))
-        _say(f"[{n}/{len(notebooks)}] {nb.stem}: done in {seconds:.1f} s")
+    with contextlib.ExitStack() as shared:
+        for n, nb in enumerate(notebooks, start=1):
+            runs.append(_execute_one(n, len(notebooks), nb, out_dir, plan[nb], backend, files, force, progress,
+                                     cell_timeout, shared))
     return runs
+
+
+def _share_local_provider(shared: contextlib.ExitStack) -> None:
+    """Start one local provider for all the kernels of this build (``WORKBENCH_LOCAL_URL``), once.
+
+    Without it every kernel would start its own engine, and two cores would be shared among several.
+    A provider already named by ``WORKBENCH_LOCAL_URL`` (``make serve``, the test session) is reused.
+    """
+    if os.environ.get("WORKBENCH_LOCAL_URL"):
+        return
+    from .local import LocalProvider
+
+    provider = shared.enter_context(LocalProvider())
+    os.environ["WORKBENCH_LOCAL_URL"] = provider.base_url or ""
+    shared.callback(os.environ.pop, "WORKBENCH_LOCAL_URL", None)
+    _say(f"local provider for this build: {provider.base_url} ({provider.model_name})")
+
+
+def _execute_one(n: int, total: int, nb: Path, out_dir: Path, params: dict[str, Any], backend: str,
+                 files: Mapping[str, str], force: bool, progress: bool, cell_timeout: int | None,
+                 shared: contextlib.ExitStack) -> NotebookRun:
+    """Execute one notebook (or reuse its unchanged run) and record it."""
+    executed = out_dir / nb.name
+    record = _record_path(executed)
+    inputs = _inputs(nb, params, backend, files)
+    key = _key(inputs)
+    try:
+        prior = json.loads(record.read_text()) if record.exists() else {}
+    except json.JSONDecodeError:
+        prior = {}
+    if not force and prior.get("key") == key and executed.exists():
+        _say(f"[{n}/{total}] {nb.stem}: unchanged, reusing the run of {prior['executed_at']}")
+        return NotebookRun(nb.stem, nb, executed, prior["seconds"], True, prior["executed_at"], params)
+    record.unlink(missing_ok=True)
+    why = "forced" if force else _why(prior.get("inputs", {}), inputs)
+    _say(f"[{n}/{total}] {nb.stem}: executing ({why})"
+         + (f" with {', '.join(f'{k}={v!r}' for k, v in params.items())}" if params else ""))
+    if backend == "local":
+        _share_local_provider(shared)
+    start = time.perf_counter()
+    try:
+        with _kernel_environment(backend):
+            pm.execute_notebook(str(nb), str(executed), parameters=params, kernel_name=KERNEL,
+                                cwd=str(nb.parent), progress_bar=progress, log_output=False,
+                                execution_timeout=cell_timeout)
+    except pm.PapermillExecutionError as err:
+        _redact_build_files([executed])
+        cell, first = _failing_cell(nb, err.source, err.cell_index)
+        raise NotebookExecutionError(
+            nb.stem, cell,
+            f"notebook {nb.name} failed in cell {cell} ({first!r}): {err.ename}: {err.evalue}\n"
+            f"  partial executed copy: {executed}", executed) from None
+    except Exception as err:  # the kernel died, a cell timed out, the kernel could not start
+        _redact_build_files([executed])
+        cell, first = _running_cell(nb, executed)
+        raise NotebookExecutionError(
+            nb.stem, cell,
+            f"notebook {nb.name} failed in cell {cell} ({first!r}): {type(err).__name__}: {err}\n"
+            f"  partial executed copy: {executed}", executed) from None
+    seconds = time.perf_counter() - start
+    leaks = _redact_build_files([executed])
+    if leaks:
+        raise SecretLeakError(f"notebook {nb.name} printed the value of {', '.join(sorted(leaks))} "
+                              f"(redacted in {executed}); never display keys")
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    record.write_text(json.dumps({"key": key, "seconds": round(seconds, 2), "executed_at": when,
+                                  "backend": backend, "parameters": params, "inputs": inputs},
+                                 indent=1, default=str))
+    _say(f"[{n}/{total}] {nb.stem}: done in {seconds:.1f} s")
+    return NotebookRun(nb.stem, nb, executed, seconds, False, when, params)
 
 
 def _say(message: str) -> None:
