@@ -486,6 +486,7 @@ async def arun(
     _check_number(max_attempts, "max_attempts", minimum=1, integer=True)
     _check_number(timeout, "timeout", minimum=0.001)
     _check_number(backoff, "backoff", minimum=0)
+    _check_number(max_backoff, "max_backoff", minimum=0)
     if temperature is not None:
         _check_number(temperature, "temperature", minimum=0)
     if isinstance(concurrency, Mapping):
@@ -673,7 +674,9 @@ def run(
         backend: ``"local"`` (offline provider) or ``"live"`` (keys and base URLs from the environment).
         limit: items per task (a reproducible, stratified subset); None runs the full set.
         seed: the subset's seed.
-        run_id: name of the run; reuse it to resume (finished items are skipped).  Default: a new id.
+        run_id: name of the run; reuse it, with the same arguments, to resume (items already scored
+            with the same prompt and settings are skipped; failed ones are tried again).
+            Default: a new id.
         store: the SQLite file (default ``results/evals.sqlite``).
         concurrency: requests in flight per provider (an int, or ``{"openai": 8, ...}``).
         max_attempts: attempts per item (first try included).
