@@ -9,7 +9,9 @@ Four measurements, each printed as a small table and saved to ``build/bench/harn
 2. ``concurrency``: with the gateway's injected first-token delay dominating each request, N requests
    in flight must reach >= 0.9 x N times the single-stream request rate (N = 1, 4, 16).
 3. ``ttft``: the runner's measured time to first token with a known injected delay against the same
-   request without it, alternated: median error of TTFT_delay - TTFT_0 - delay (goal: <= 2 ms).
+   request without it, alternated: median error of TTFT_delay - TTFT_0 - delay (goal: <= 2 ms);
+   ``ttft-reference`` repeats it against a reference stream with an exact delay and no engine, which
+   calibrates the instrument itself (the engine's own TTFT jitter is tens of milliseconds).
 4. ``resilience``: a 200-item run with 20 % of requests failing (429, 500, time-outs, cut streams in
    equal shares) must end with 0 items lost and 0 duplicated.
 
@@ -225,6 +227,117 @@ def bench_ttft(delays: list[float], n: int, store: Path) -> dict[str, Any]:
     return {"requests_per_delay": n, "rows": out, "goal": "median error <= 2 ms"}
 
 
+_REFERENCE_SERVER = r"""
+import asyncio, json, socket, sys
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse, StreamingResponse
+from starlette.routing import Route
+
+state = {"delay": 0.0}
+
+def chunk(delta, finish):
+    body = {"id": "ref", "object": "chat.completion.chunk", "created": 0, "model": "reference",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+async def chat(request):
+    await request.body()
+    delay = state["delay"]
+    async def events():
+        await asyncio.sleep(delay)
+        yield chunk({"role": "assistant", "content": "OK"}, None)
+        yield chunk({}, "stop")
+        usage = {"id": "ref", "object": "chat.completion.chunk", "created": 0, "model": "reference",
+                 "choices": [], "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9}}
+        yield f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode()
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+async def set_delay(request):
+    state["delay"] = float((await request.body()).decode())
+    return PlainTextResponse("ok")
+
+app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
+                        Route("/delay", set_delay, methods=["PUT"])])
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+print(sock.getsockname()[1], flush=True)
+uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off")).run(sockets=[sock])
+"""
+
+
+class ReferenceEndpoint:
+    """A timing reference in its own process: an OpenAI-compatible chat-completions stream on
+    127.0.0.1 whose first token leaves exactly ``delay`` seconds after the request arrives (no model).
+
+    It calibrates the runner's TTFT instrument alone, free of the local engine's jitter (tens of
+    ms per request), which hides a 2 ms effect in the gateway-based measurement.
+    """
+
+    def __init__(self) -> None:
+        import subprocess
+
+        self._proc = subprocess.Popen([sys.executable, "-c", _REFERENCE_SERVER], stdout=subprocess.PIPE,
+                                      text=True)
+        assert self._proc.stdout is not None
+        port = int(self._proc.stdout.readline())
+        self.base = f"http://127.0.0.1:{port}"
+        self.url = self.base + "/v1"
+        for _ in range(200):
+            try:
+                self.set_delay(0.0)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+
+    def set_delay(self, seconds: float) -> None:
+        """Delay of the first token of the next requests."""
+        httpx.put(self.base + "/delay", content=str(seconds), timeout=5.0).raise_for_status()
+
+    def close(self) -> None:
+        """Stop the server process."""
+        self._proc.terminate()
+        self._proc.wait(10)
+
+
+def bench_ttft_reference(delays: list[float], n: int, store: Path, base_delay: float = 0.05) -> dict[str, Any]:
+    """The runner's TTFT against a reference stream whose first token is sent exactly ``d`` late.
+
+    Compared with a small base delay (not zero: with no delay, TCP's delayed ACK can hold the first
+    chunk for up to 40 ms), error = median TTFT(d) - median TTFT(base) - (d - base).
+    """
+    import openai
+
+    print(f"\n[ttft, reference endpoint] {n} requests per delay through the runner; error = median "
+          f"TTFT(d) - median TTFT({1000 * base_delay:g} ms) - (d - {1000 * base_delay:g} ms)")
+    ref = ReferenceEndpoint()
+    factory = lambda model: ("openai", openai.AsyncOpenAI(api_key="reference", base_url=ref.url))  # noqa: E731
+    out = []
+    try:
+        ref.set_delay(base_delay)  # warm-up: imports, first connection
+        run([echo_task(10, tag="refwarm", max_tokens=1)], [MODEL], "local", limit=None, store=store,
+            progress=False, client_factory=factory)
+        medians: dict[float, float] = {}
+        for d in [base_delay, *delays]:
+            ref.set_delay(d)
+            task = echo_task(n, tag=f"ref{d}", max_tokens=1)
+            summary = run([task], [MODEL], "local", limit=None, store=store, concurrency=1, progress=False,
+                          client_factory=factory)
+            ttft = load_results(summary.run_id, store)["ttft_s"]
+            medians[d] = float(ttft.median())
+            if d != base_delay:
+                err = 1000 * (medians[d] - medians[base_delay] - (d - base_delay))
+                out.append({"delay_s": d, "median_ttft_s": medians[d], "median_ttft_base_s": medians[base_delay],
+                            "base_delay_s": base_delay, "median_error_ms": err,
+                            "iqr_ms": 1000 * float(ttft.quantile(0.75) - ttft.quantile(0.25))})
+                print(f"  delay {1000 * d:7.1f} ms  median TTFT {1000 * medians[d]:8.2f} ms  (base "
+                      f"{1000 * medians[base_delay]:.2f} ms)  error {err:+6.2f} ms  IQR {out[-1]['iqr_ms']:.2f} ms"
+                      "   goal <= 2 ms")
+    finally:
+        ref.close()
+    return {"requests_per_delay": n, "rows": out, "goal": "median error <= 2 ms"}
+
+
 def bench_resilience(n: int, rate: float, store: Path, concurrency: int) -> dict[str, Any]:
     """An n-item run with ``rate`` of requests failing in four equal kinds: nothing lost or duplicated."""
     share = rate / 4
@@ -255,8 +368,9 @@ def bench_resilience(n: int, rate: float, store: Path, concurrency: int) -> dict
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks, print them and write ``build/bench/harness.json``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", choices=["overhead", "concurrency", "ttft", "resilience"],
-                        default=["overhead", "concurrency", "ttft", "resilience"])
+    parser.add_argument("--only", nargs="+",
+                        choices=["overhead", "concurrency", "ttft", "ttft-reference", "resilience"],
+                        default=["overhead", "concurrency", "ttft", "ttft-reference", "resilience"])
     parser.add_argument("--overhead-items", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--overhead-max-tokens", type=int, default=16)
@@ -265,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-level", type=int, default=4, help="requests per concurrency level (min 2 N)")
     parser.add_argument("--ttft-delays", default="0.1,0.5", help="injected delays for the TTFT test (s)")
     parser.add_argument("--ttft-items", type=int, default=150)
+    parser.add_argument("--reference-items", type=int, default=150,
+                        help="requests per delay against the reference endpoint")
     parser.add_argument("--resilience-items", type=int, default=200)
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=8, help="concurrency of the resilience run")
@@ -284,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                                                       args.per_level, store)
         if "ttft" in args.only:
             report["ttft"] = bench_ttft([float(x) for x in args.ttft_delays.split(",")], args.ttft_items, store)
+        if "ttft-reference" in args.only:
+            report["ttft_reference"] = bench_ttft_reference([0.1, 0.2, 0.5], args.reference_items, store)
         if "resilience" in args.only:
             report["resilience"] = bench_resilience(args.resilience_items, args.fault_rate, store,
                                                     args.concurrency)
