@@ -311,7 +311,7 @@ def bench_ttft_reference(delays: list[float], n: int, store: Path, base_delay: f
     print(f"\n[ttft, reference endpoint] {n} requests per delay through the runner; error = median "
           f"TTFT(d) - median TTFT({1000 * base_delay:g} ms) - (d - {1000 * base_delay:g} ms)")
     ref = ReferenceEndpoint()
-    factory = lambda model: ("openai", openai.AsyncOpenAI(api_key="reference", base_url=ref.url))  # noqa: E731
+    factory = lambda model: ("openai", openai.AsyncOpenAI(api_key="reference", base_url=ref.url))
     out = []
     try:
         ref.set_delay(base_delay)  # warm-up: imports, first connection
@@ -343,12 +343,12 @@ def bench_resilience(n: int, rate: float, store: Path, concurrency: int) -> dict
     share = rate / 4
     print(f"\n[resilience] {n} items, {100 * rate:.0f} % injected faults "
           f"({100 * share:.0f} % each: 429, 500, time-out, cut stream), concurrency {concurrency}")
-    set_faults(rate_429=share, rate_500=share, rate_timeout=share, rate_cut=share, timeout_seconds=3.0,
+    set_faults(rate_429=share, rate_500=share, rate_timeout=share, rate_cut=share, timeout_seconds=6.0,
                retry_after=0.0, seed=11)
     try:
         task = echo_task(n, tag="r", max_tokens=1)
         wall, summary = runner_requests(task, store, concurrency=concurrency, max_attempts=12,
-                                        timeout=2.0, backoff=0.05, max_backoff=1.0)
+                                        timeout=5.0, backoff=0.05, max_backoff=1.0)
     finally:
         clear_faults()
     attempts = load_attempts(summary.run_id, store)
