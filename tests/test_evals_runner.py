@@ -152,3 +152,24 @@ def test_resume_after_kill_9(no_faults, tmp_path: Path) -> None:
     assert (row.requested, row.scored, row.failed) == (4, 4, 0)
     ok = evals.load_attempts("killed", store).query("status == 'ok'")
     assert ok["item_id"].is_unique
+
+
+def test_error_classification() -> None:
+    import httpx
+    import openai
+
+    req = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+
+    def status_error(code: int) -> openai.APIStatusError:
+        return openai.APIStatusError("x", response=httpx.Response(code, request=req), body=None)
+
+    assert evals.classify_error(status_error(429)) == ("rate_limit", True)
+    assert evals.classify_error(status_error(503)) == ("server", True)
+    assert evals.classify_error(status_error(504)) == ("timeout", True)
+    assert evals.classify_error(status_error(400)) == ("client", False)
+    assert evals.classify_error(status_error(401)) == ("client", False)
+    assert evals.classify_error(status_error(200)) == ("server", True)  # an error event mid-stream
+    assert evals.classify_error(TimeoutError()) == ("timeout", True)
+    assert evals.classify_error(openai.APIConnectionError(request=req)) == ("connection", True)
+    assert evals.classify_error(httpx.RemoteProtocolError("cut")) == ("connection", True)
+    assert evals.classify_error(KeyError("bug")) == ("other", False)

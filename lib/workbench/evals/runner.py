@@ -311,7 +311,7 @@ def classify_error(exc: BaseException) -> tuple[str, bool]:
             return ("timeout" if status in (408, 504) else "server"), True
         if 400 <= status < 500:
             return "client", False
-        return "server", status >= 500
+        return "server", True  # a 5xx, or an error event inside a stream that began with 200
     module = type(exc).__module__
     if module.startswith(("openai", "anthropic", "google.genai")) and "APIError" in [
             c.__name__ for c in type(exc).__mro__]:
