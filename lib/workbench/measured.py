@@ -110,6 +110,7 @@ class Settings:
     needle_lengths: tuple[int, ...]
     needle_depths: tuple[float, ...]
     needle_per_cell: int
+    needle_models: tuple[str, ...]
     run_id: str
 
 
@@ -143,7 +144,7 @@ def default_run_id(backend: str, models: Sequence[str], tasks: Sequence[str], li
 
 def check_settings(backend: Any, models: Any, tasks: Any, limit: Any, seed: Any, concurrency: Any,
                    needle_lengths: Any = (500, 1000), needle_depths: Any = (0.0, 0.5, 1.0),
-                   needle_per_cell: Any = 1, run_id: Any = None) -> Settings:
+                   needle_per_cell: Any = 1, run_id: Any = None, needle_models: Any = None) -> Settings:
     """Validate every chapter parameter; raise ONE clear error naming the bad one.
 
     Args:
@@ -156,6 +157,9 @@ def check_settings(backend: Any, models: Any, tasks: Any, limit: Any, seed: Any,
         needle_lengths: haystack lengths in o200k tokens (100-1,000,000).
         needle_depths: needle depths, fractions in [0, 1].
         needle_per_cell: needle items per (length, depth) cell.
+        needle_models: the model ids (among ``models``) that run the needle grid; None: the first.
+            Its long prompts dominate a local run's time, and on the local backend every id is the
+            same model.
         run_id: the store's run id; None derives one from the other parameters.
 
     Raises:
@@ -192,13 +196,20 @@ def check_settings(backend: Any, models: Any, tasks: Any, limit: Any, seed: Any,
     depths = tuple(float(d) for d in needle_depths)
     per_cell = _int(needle_per_cell, "needle_per_cell", 1)
     evals.needle_task(lengths, depths, per_cell)  # the task's own checks (e.g. lengths <= 1,000,000)
-    needle = (lengths, depths, per_cell) if "needle" in task_list else ()
+    if needle_models is None:
+        needle_list = model_list[:1]
+    else:
+        needle_list = catalog.check_models(_names(needle_models, "needle_models"), param="needle_models")
+        outside = [m for m in needle_list if m not in model_list]
+        if outside:
+            raise ValueError(f"needle_models: {outside[0]!r} is not one of models {model_list!r}")
+    needle = (lengths, depths, per_cell, needle_list) if "needle" in task_list else ()
     if run_id is None:
         run_id = default_run_id(backend, model_list, task_list, limit, seed, needle)
     elif not isinstance(run_id, str) or not run_id.strip() or len(run_id) > 200:
         raise ValueError(f"run_id must be a non-empty string of at most 200 characters (or None), got {run_id!r}")
     return Settings(backend, tuple(model_list), tuple(task_list), limit, seed, concurrency, lengths, depths,
-                    per_cell, run_id)
+                    per_cell, tuple(needle_list), run_id)
 
 
 def backend_label(backend: str) -> str:
@@ -251,11 +262,14 @@ def run_suite(settings: Settings, *, store: str | Path | None = None, progress: 
         summaries.append(evals.run(plain, list(s.models), s.backend, limit=s.limit, **common))
     if "needle" in s.tasks:
         needle = evals.needle_task(s.needle_lengths, s.needle_depths, s.needle_per_cell)
-        summaries.append(evals.run([needle], list(s.models), s.backend, limit=None, **common))
+        summaries.append(evals.run([needle], list(s.needle_models), s.backend, limit=None, **common))
     path = summaries[0].store_path
     results = evals.load_results(s.run_id, path)
     results = results[results["task"].isin(s.tasks) & results["model"].isin(s.models)
-                      & (results["backend"] == s.backend)].reset_index(drop=True)
+                      & (results["backend"] == s.backend)]
+    order = results["task"].map(s.tasks.index) * len(s.models) + results["model"].map(s.models.index)
+    results = results.assign(_order=order).sort_values(["_order", "item_id"], kind="stable")
+    results = results.drop(columns="_order").reset_index(drop=True)
     attempts = evals.load_attempts(s.run_id, path)
     attempts = attempts[attempts["task"].isin(s.tasks) & attempts["model"].isin(s.models)].reset_index(drop=True)
     notes = list(dict.fromkeys(n for sm in summaries for n in sm.notes))
@@ -282,8 +296,10 @@ def run_identity(run: SuiteRun) -> pd.DataFrame:
         ("real model behind it", real),
         ("model ids sent", ", ".join(s.models)),
         ("tasks", ", ".join(s.tasks)),
-        ("items per task", f"{s.limit} (seed {s.seed}); needle: every cell of "
-                           f"{len(s.needle_lengths)} lengths x {len(s.needle_depths)} depths x {s.needle_per_cell}"),
+        ("items per task", f"{s.limit} (seed {s.seed})"),
+        ("needle grid", (f"lengths {', '.join(map(str, s.needle_lengths))} tokens x depths "
+                         f"{', '.join(f'{d:g}' for d in s.needle_depths)} x {s.needle_per_cell} per cell, "
+                         f"asked of {', '.join(s.needle_models)}") if "needle" in s.tasks else "not run"),
         ("requests made", when),
         ("store", str(run.store_path)),
         ("items planned / scored / finally failed / pending",
