@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy import stats as scipy_stats
 from statsmodels.stats.power import NormalIndPower
 
@@ -496,6 +496,7 @@ def plot_latency(results: pd.DataFrame, label: str) -> plt.Figure:
         sns.stripplot(data=part, x="seconds", y="task", hue="model", order=tasks, hue_order=models,
                       palette=palette, dodge=True, size=3.5, ax=ax, legend=ax is axes[-1])
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(name)
