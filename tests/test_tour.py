@@ -227,7 +227,7 @@ def test_recorder_collects_steps_into_table_summary_findings_and_figure():
     assert list(table["ran"]) == ["offline", "offline", "live only"]
     assert list(table["check"]) == ["✓", "✗", "not run"]
     assert list(table["input tokens"].astype(object)) == [40, 30, pd.NA]
-    assert table.loc[1, "first token s"] <= table.loc[1, "latency s"]
+    assert table.loc[2, "first token s"] <= table.loc[2, "latency s"]  # steps count from 1
     s = rec.summary()
     assert (s["steps"], s["ran"], s["checked"], s["passed"]) == (3, 2, 2, 1)
     assert s["live_only"] == ["One image by URL"] and s["input_tokens"] == 70 and s["output_tokens"] == 15
@@ -256,7 +256,7 @@ def test_sdk_errors_raise_offline_and_are_recorded_live():
     live = tour.Recorder("openai", "live", "gpt-4o", show=False)
     with live.task("first_call"):
         raise error
-    assert live.records[0].error.startswith("APIConnectionError") and live.table().loc[0, "check"] == "error"
+    assert live.records[0].error.startswith("APIConnectionError") and live.table().loc[1, "check"] == "error"
     assert "API errors" in live.findings()
     with pytest.raises(KeyError), live.task("first_call"):  # not an SDK error: a bug, raised on every backend
         raise KeyError("x")

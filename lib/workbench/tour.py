@@ -820,7 +820,7 @@ class Recorder:
                 "output tokens": r.output_tokens,
                 "note": r.error or (check.detail if check else r.facts.get("instead", "")),
             })
-        df = pd.DataFrame(rows)
+        df = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="step"))
         for col in ("input tokens", "output tokens"):
             df[col] = df[col].astype("Int64")
         return df
