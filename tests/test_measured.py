@@ -268,3 +268,11 @@ def test_run_suite_on_the_local_provider_then_resumes(local_provider, tmp_path: 
     again = measured.run_suite(s, store=store, progress=False)
     assert again.requests == 0 and again.skipped == 2
     pd.testing.assert_frame_equal(first.results, again.results)
+
+
+def test_prompts_by_protocol_shows_what_the_local_model_reads(local_provider) -> None:
+    table = measured.prompts_by_protocol("arc_challenge", MODELS)
+    assert list(table["model"]) == MODELS and table["same_as_first"].all()  # one template for all protocols
+    assert (table["input_tokens"] > 50).all()
+    with pytest.raises(ValueError, match="needle"):
+        measured.repeat_check(_settings(tasks=["needle"]))

@@ -65,7 +65,9 @@ __all__ = [
     "plot_accuracy",
     "plot_latency",
     "plot_needle",
+    "prompts_by_protocol",
     "published_for",
+    "repeat_check",
     "run_identity",
     "run_suite",
 ]
@@ -761,3 +763,72 @@ def gap_table(acc: pd.DataFrame, paired: pd.DataFrame, published: pd.DataFrame, 
                      "smallest_resolvable_pts": 100 * detectable_rise(low, n, confidence, power) if n > 1 else np.nan})
     return pd.DataFrame(rows, columns=["kind", "task", "a", "b", "a_pct", "b_pct", "gap_pts", "n", "p_value",
                                        "resolved", "items_needed", "smallest_resolvable_pts"])
+
+
+# --------------------------------------------------------------------------------------------
+# Protocol paths and repeatability (is a difference between ids the protocol, or the engine?)
+# --------------------------------------------------------------------------------------------
+
+
+def prompts_by_protocol(task: str, models: Sequence[str], seed: int = 0) -> pd.DataFrame:
+    """The exact prompt the local model reads for one item of ``task``, through each model id's protocol.
+
+    Asks the local gateway's ``/_workbench/prompt`` (no generation: the chat template and token
+    count only) with each provider's request body for the same user message.
+
+    Returns:
+        Columns: model, protocol, input_tokens, prompt_sha256 (first 12 hex digits), same_as_first.
+    """
+    import httpx
+
+    item = evals.get_task(task).sample(1, seed)[0]
+    prompt = evals.get_task(task).prompt(item)
+    base = clients.local_base_url()
+    rows = []
+    for model in catalog.check_models(list(models), param="models"):
+        provider = catalog.provider_of(model)
+        api, body = {
+            "openai": ("openai-chat", {"model": model, "messages": [{"role": "user", "content": prompt}]}),
+            "anthropic": ("anthropic", {"model": model, "max_tokens": 16,
+                                        "messages": [{"role": "user", "content": prompt}]}),
+            "google": ("gemini", {"model": model, "contents": [{"role": "user", "parts": [{"text": prompt}]}]}),
+        }[provider]
+        resp = httpx.post(f"{base}/_workbench/prompt", params={"api": api}, json=body, timeout=60.0)
+        resp.raise_for_status()
+        data = resp.json()
+        rows.append({"model": model, "protocol": PROTOCOLS[provider], "input_tokens": data["input_tokens"],
+                     "prompt_sha256": hashlib.sha256(data["prompt"].encode()).hexdigest()[:12]})
+    out = pd.DataFrame(rows)
+    out["same_as_first"] = out["prompt_sha256"] == out["prompt_sha256"].iloc[0]
+    return out
+
+
+def repeat_check(settings: Settings, repeats: int = 3, *, store: str | Path | None = None,
+                 progress: bool = False) -> pd.DataFrame:
+    """Ask the same item of the first task ``repeats`` times through the first model id, one run each.
+
+    Each repeat is its own stored run (``<run_id>-repeat<k>``), so a re-run of the chapter reuses
+    them.  Identical requests at temperature 0 that still differ show run-to-run variation of the
+    serving engine, which then also explains differences between model ids on the local backend.
+
+    Returns:
+        Columns: run_id, item_id, score, output_tokens_counted, reply_sha256 (first 12 hex digits),
+        same_as_first.
+    """
+    repeats = _int(repeats, "repeats", 2)
+    plain = [t for t in settings.tasks if t != "needle"]
+    if not plain:
+        raise ValueError("settings: repeat_check needs a task other than the needle")
+    rows = []
+    for k in range(1, repeats + 1):
+        rid = f"{settings.run_id}-repeat{k}"
+        summary = evals.run([plain[0]], [settings.models[0]], settings.backend, limit=1, seed=settings.seed,
+                            run_id=rid, store=store, progress=progress)
+        res = evals.load_results(rid, summary.store_path)
+        for r in res.itertuples():
+            rows.append({"run_id": rid, "item_id": r.item_id, "outcome": r.outcome, "score": r.score,
+                         "output_tokens_counted": r.output_tokens_counted,
+                         "reply_sha256": hashlib.sha256((r.response or "").encode()).hexdigest()[:12]})
+    out = pd.DataFrame(rows)
+    out["same_as_first"] = out["reply_sha256"] == out["reply_sha256"].iloc[0]
+    return out
