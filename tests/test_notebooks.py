@@ -20,6 +20,7 @@ SMALL: dict[str, dict[str, object]] = {
     "02_api_openai": {"max_tokens": 24, "concurrency": 2},
     "03_api_anthropic": {"max_tokens": 24, "concurrency": 2},
     "04_api_gemini": {"max_tokens": 24, "concurrency": 2},
+    "07_measured_benchmarks": {"limit": 1, "needle_lengths": [500], "needle_depths": [0.5]},
     "05_self_hosted": {"prompt_lengths": [32, 128], "concurrency_levels": [1, 2], "n_requests": 4,
                        "max_tokens": 16, "decode_tokens": 16, "thread_counts": [1]},
 }
@@ -32,6 +33,7 @@ BAD: dict[str, tuple[str, object, str]] = {
     "04_api_gemini": ("model", "gemini-9", "gemini-9"),
     "05_self_hosted": ("api_models", ["gpt-9"], "gpt-9"),
     "06_published_benchmarks": ("sources", ["S9"], "S9"),
+    "07_measured_benchmarks": ("models", ["gpt-9"], "gpt-9"),
     "08_cost_model": ("models", ["gpt-9"], "gpt-9"),
 }
 
