@@ -8,6 +8,8 @@ BACKEND ?= local
 # Extra arguments: make report ARGS="--only 06 --force"; make test ARGS="-k catalog"
 ARGS    ?=
 PORT    ?= 8787
+# JupyterLab refuses to run as root unless told (containers, CI machines)
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .DEFAULT_GOAL := report
 .PHONY: report test env lab serve evals bench clean distclean help
@@ -36,7 +38,7 @@ test: env  ## run the test suite (what CI runs)
 lab: env  ## open JupyterLab on the notebooks with the project's kernel
 	$(PY) -m pip install --quiet -e '.[lab]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -m ipykernel install --user --name workbench --display-name "Python (workbench)"
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
 
 serve: env  ## run the local provider in the foreground on 127.0.0.1:$(PORT)
 	$(PY) -m workbench.local --port $(PORT)
