@@ -23,6 +23,7 @@ was sent.  :func:`backend_label` gives the label every table and figure carries.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import itertools
 import json
@@ -251,20 +252,26 @@ def run_suite(settings: Settings, *, store: str | Path | None = None, progress: 
               client_factory: Any = None) -> SuiteRun:
     """Run the settings' tasks x models (resuming ``settings.run_id``) and load the stored results.
 
-    The needle task, when chosen, runs every (length, depth) cell (``limit`` does not apply to it);
-    the other tasks run ``limit`` items each.  Items already scored under the run id are not asked
+    The needle task, when chosen, runs every (length, depth) cell of ``settings.needle_models``
+    (``limit`` does not apply to it), alongside the other tasks (``limit`` items each, every model).  Items already scored under the run id are not asked
     again.  ``client_factory`` is passed to :func:`workbench.evals.run` (tests).
     """
     s = settings
     plain = [t for t in s.tasks if t != "needle"]
     common = {"run_id": s.run_id, "store": store, "concurrency": s.concurrency, "progress": progress,
               "seed": s.seed, "client_factory": client_factory}
-    summaries = []
+    calls = []
     if plain:
-        summaries.append(evals.run(plain, list(s.models), s.backend, limit=s.limit, **common))
+        calls.append(lambda: evals.run(plain, list(s.models), s.backend, limit=s.limit, **common))
     if "needle" in s.tasks:
         needle = evals.needle_task(s.needle_lengths, s.needle_depths, s.needle_per_cell)
-        summaries.append(evals.run([needle], list(s.needle_models), s.backend, limit=None, **common))
+        calls.append(lambda: evals.run([needle], list(s.needle_models), s.backend, limit=None, **common))
+    if s.backend == "local" and client_factory is None:
+        clients.local_base_url()  # start the one local provider before the two calls share it
+    # The two calls run side by side: the needle's long prompts fill the engine slots that the other
+    # tasks' last long replies leave idle (each call keeps its own per-provider concurrency).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        summaries = [f.result() for f in [pool.submit(call) for call in calls]]
     path = summaries[0].store_path
     results = evals.load_results(s.run_id, path)
     results = results[results["task"].isin(s.tasks) & results["model"].isin(s.models)
@@ -805,14 +812,14 @@ def prompts_by_protocol(task: str, models: Sequence[str], seed: int = 0) -> pd.D
 
 def repeat_check(settings: Settings, repeats: int = 3, *, store: str | Path | None = None,
                  progress: bool = False) -> pd.DataFrame:
-    """Ask the same item of the first task ``repeats`` times through the first model id, one run each.
+    """Ask one item of the first (non-needle) task ``repeats`` times through the first model id.
 
     Each repeat is its own stored run (``<run_id>-repeat<k>``), so a re-run of the chapter reuses
     them.  Identical requests at temperature 0 that still differ show run-to-run variation of the
     serving engine, which then also explains differences between model ids on the local backend.
 
     Returns:
-        Columns: run_id, item_id, score, output_tokens_counted, reply_sha256 (first 12 hex digits),
+        Columns: run_id, task, item_id, outcome, score, output_tokens_counted, reply_sha256 (first 12 hex digits),
         same_as_first.
     """
     repeats = _int(repeats, "repeats", 2)
@@ -825,8 +832,9 @@ def repeat_check(settings: Settings, repeats: int = 3, *, store: str | Path | No
         summary = evals.run([plain[0]], [settings.models[0]], settings.backend, limit=1, seed=settings.seed,
                             run_id=rid, store=store, progress=progress)
         res = evals.load_results(rid, summary.store_path)
+        res = res[(res["task"] == plain[0]) & (res["model"] == settings.models[0])]
         for r in res.itertuples():
-            rows.append({"run_id": rid, "item_id": r.item_id, "outcome": r.outcome, "score": r.score,
+            rows.append({"run_id": rid, "task": r.task, "item_id": r.item_id, "outcome": r.outcome, "score": r.score,
                          "output_tokens_counted": r.output_tokens_counted,
                          "reply_sha256": hashlib.sha256((r.response or "").encode()).hexdigest()[:12]})
     out = pd.DataFrame(rows)
