@@ -29,6 +29,7 @@ import itertools
 import json
 import math
 import numbers
+import time
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -234,7 +235,7 @@ class SuiteRun:
         attempts: every attempt row of the run (retries and errors included).
         requests: requests sent by THIS execution (0 when everything came from the store).
         skipped: items reused from the store.
-        elapsed_s: wall time of this execution.
+        elapsed_s: wall time of this execution (the calls run side by side).
         notes: the runner's notes (tokenizer, cost basis, local model).
     """
 
@@ -256,6 +257,7 @@ def run_suite(settings: Settings, *, store: str | Path | None = None, progress: 
     (``limit`` does not apply to it), alongside the other tasks (``limit`` items each, every model).  Items already scored under the run id are not asked
     again.  ``client_factory`` is passed to :func:`workbench.evals.run` (tests).
     """
+    started = time.perf_counter()
     s = settings
     plain = [t for t in s.tasks if t != "needle"]
     common = {"run_id": s.run_id, "store": store, "concurrency": s.concurrency, "progress": progress,
@@ -283,7 +285,7 @@ def run_suite(settings: Settings, *, store: str | Path | None = None, progress: 
     attempts = attempts[attempts["task"].isin(s.tasks) & attempts["model"].isin(s.models)].reset_index(drop=True)
     notes = list(dict.fromkeys(n for sm in summaries for n in sm.notes))
     return SuiteRun(s, path, results, attempts, sum(sm.requests for sm in summaries),
-                    sum(sm.skipped for sm in summaries), sum(sm.elapsed_s for sm in summaries), notes)
+                    sum(sm.skipped for sm in summaries), time.perf_counter() - started, notes)
 
 
 def _run_date(results: pd.DataFrame) -> date:
@@ -312,10 +314,10 @@ def run_identity(run: SuiteRun) -> pd.DataFrame:
         ("requests made", when),
         ("store", str(run.store_path)),
         ("items planned / scored / finally failed / pending",
-         f"{len(r)} / {int((r['outcome'] == 'scored').sum())} / {int((r['outcome'] == 'failed').sum())} / "
-         f"{int((r['outcome'] == 'pending').sum())}"),
-        ("this execution", f"{run.requests} requests sent, {run.skipped} items reused from the store, "
-                           f"{run.elapsed_s:.1f} s"),
+         (f"{len(r)} / {int((r['outcome'] == 'scored').sum())} / {int((r['outcome'] == 'failed').sum())} / "
+          f"{int((r['outcome'] == 'pending').sum())}")),
+        ("this execution", (f"{run.requests} requests sent, {run.skipped} items reused from the store, "
+                            f"{run.elapsed_s:.1f} s")),
         ("output tokens counted with", evals.TOKENIZER + " (the same tokenizer for every provider)"),
     ]
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
@@ -376,7 +378,7 @@ def accuracy_table(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
             "task": r.task, "title": task.title, "metric": task.metric, "model": r.model,
             "provider": catalog.provider_of(r.model), "requested": r.requested, "scored": r.scored,
             "failed": r.failed, "pending": r.pending,
-            "correct": int(round(r.accuracy * r.scored)) if r.scored else 0,
+            "correct": round(r.accuracy * r.scored) if r.scored else 0,
             "accuracy_pct": 100 * r.accuracy, "ci_low_pct": 100 * r.ci_low, "ci_high_pct": 100 * r.ci_high,
             "benchmark": TASK_BENCHMARK.get(r.task, ""),
             "published": ", ".join(f"{v:g} ({s})" for v, s in zip(pub["published_pct"], pub["source_id"])),
@@ -547,7 +549,7 @@ def cost_table(results: pd.DataFrame, on: date | str | None = None) -> pd.DataFr
     groups = list(ok.groupby(["task", "model"], sort=False)) + [(("all", m), g) for m, g in ok.groupby("model", sort=False)]
     for (task, model), g in groups:
         price = prices[model]
-        correct = int(round(float(g["score"].sum())))
+        correct = round(float(g["score"].sum()))
         total = float(g["cost_usd"].sum()) if g["cost_usd"].notna().any() else np.nan
         rows.append({
             "task": task, "model": model, "scored": len(g), "correct": correct,
