@@ -111,3 +111,17 @@ def test_store_survives_kill_9_mid_write(tmp_path: Path) -> None:
     with Store(path) as store:
         done = store.done("k", "t", "m", "local")
     assert len(done) == n and set(done) == {f"i{k}" for k in range(n)}  # committed rows are contiguous
+
+
+def test_two_writers_on_one_run_keep_both_attempts(tmp_path: Path) -> None:
+    """Two processes running the same run id at once: each attempt gets its own number, none is lost."""
+    path = tmp_path / "evals.sqlite"
+    row = {k: v for k, v in _row("q1", 1, "ok", score=1.0).items() if k != "attempt"}
+    with Store(path) as first, Store(path) as second:
+        assert first.record_attempt({**row, "status": "error", "score": None, "error_kind": "http_429"}) == 1
+        assert second.record_attempt(row) == 2
+        assert first.record_attempt({**row, "item_id": "q2"}) == 1
+        with pytest.raises(ValueError, match="assigns 'attempt'"):
+            first.record_attempt(_row("q3", 1, "ok"))
+    q1 = load_attempts("r1", path).query("item_id == 'q1'").sort_values("attempt")
+    assert list(q1["attempt"]) == [1, 2] and list(q1["status"]) == ["error", "ok"]

@@ -531,7 +531,7 @@ async def arun(
     db.start_run(run_id, backend, config)
 
     # the plan, then the work still to do
-    jobs: list[tuple[Task, Item, str, str, int, int]] = []
+    jobs: list[tuple[Task, Item, str, str, int]] = []
     skipped = 0
     for task in task_list:
         items = task.sample(limit, seed)
@@ -540,13 +540,12 @@ async def arun(
         for model in model_list:
             db.add_plan(run_id, task.name, model, backend, [(it.id, it.stratum) for it in items])
             done = db.done(run_id, task.name, model, backend)
-            tried = db.attempts_so_far(run_id, task.name, model, backend)
             for it in items:
                 h = _prompt_hash(task.prompt(it), cap, temperature, req_seed)
                 if done.get(it.id) == h:
                     skipped += 1
                     continue
-                jobs.append((task, it, model, h, cap, tried.get(it.id, 0)))
+                jobs.append((task, it, model, h, cap))
 
     limits: dict[str, asyncio.Semaphore] = {}
     for provider, _ in model_clients.values():
@@ -566,12 +565,11 @@ async def arun(
         jitter = base * 0.5 * random.random()
         return min(max_backoff, max(base + jitter, _retry_after(inner)))
 
-    async def one(job: tuple[Task, Item, str, str, int, int]) -> None:
+    async def one(job: tuple[Task, Item, str, str, int]) -> None:
         nonlocal requests, failed_items
-        task, item, model, phash, cap, previous = job
+        task, item, model, phash, cap = job
         provider, client = model_clients[model]
         prompt = task.prompt(item)
-        attempt_no = previous
         retrying = AsyncRetrying(stop=stop_after_attempt(max_attempts), wait=wait, reraise=True,
                                  retry=retry_if_exception(lambda e: isinstance(e, _Attempt) and e.retryable))
         base_row = {"run_id": run_id, "task": task.name, "item_id": item.id, "model": model,
@@ -579,7 +577,6 @@ async def arun(
         try:
             async for attempt in retrying:
                 with attempt:
-                    attempt_no += 1
                     began = datetime.now(UTC).isoformat(timespec="milliseconds")
                     async with limits[provider]:
                         requests += 1
@@ -590,7 +587,7 @@ async def arun(
                                                            timeout=timeout, local=local)
                         except Exception as exc:  # recorded, then retried or given up
                             kind, retryable = classify_error(exc)
-                            db.record({**base_row, "attempt": attempt_no, "status": "error",
+                            db.record_attempt({**base_row, "status": "error",
                                        "started_at": began, "error_kind": kind,
                                        "finished_at": datetime.now(UTC).isoformat(
                                            timespec="milliseconds"),
@@ -600,15 +597,15 @@ async def arun(
                         try:
                             score = await asyncio.to_thread(task.score, item, reply.text)
                         except Exception as exc:
-                            db.record({**base_row, "attempt": attempt_no, "status": "error",
+                            db.record_attempt({**base_row, "status": "error",
                                        "response": reply.text, "started_at": began,
                                        "error_kind": "scoring",
                                        "error": _redact(f"scoring failed: {type(exc).__name__}: {exc}")})
                             raise _Attempt(exc, "scoring", False) from exc
                     n_out = count_tokens(reply.text)
                     content = reply.content_s if reply.content_s is not None else reply.latency_s
-                    db.record({
-                        **base_row, "attempt": attempt_no, "status": "ok", "response": reply.text,
+                    db.record_attempt({
+                        **base_row, "status": "ok", "response": reply.text,
                         "extracted": score.extracted, "score": score.value,
                         "details": {**score.details, "finish_reason": reply.finish_reason,
                                     "chunks": reply.chunks},

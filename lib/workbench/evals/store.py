@@ -158,6 +158,30 @@ class Store:
         with self._lock:
             self._db.execute(sql, [values[c] for c in cols])
 
+    def record_attempt(self, row: Mapping[str, Any]) -> int:
+        """Insert one attempt row under the next attempt number for its item; return that number.
+
+        The number is assigned inside the INSERT itself, so two processes that run the same run id at
+        once (two notebooks, a notebook and the command line) each keep their attempts instead of one of
+        them failing on the (item, attempt) key. ``row`` has no ``attempt`` key.
+        """
+        if "attempt" in row:
+            raise ValueError("row: record_attempt assigns 'attempt' itself; use record() to give one")
+        unknown = set(row) - set(RESULT_COLUMNS)
+        if unknown:
+            raise ValueError(f"row: unknown column(s) {sorted(unknown)}")
+        values = dict(row)
+        if isinstance(values.get("details"), (dict, list)):
+            values["details"] = json.dumps(values["details"], sort_keys=True, default=str)
+        cols = [c for c in RESULT_COLUMNS if c in values]
+        key = ("run_id", "task", "item_id", "model", "backend")
+        sql = (f"INSERT INTO results ({', '.join(cols)}, attempt) SELECT {', '.join('?' for _ in cols)}, "
+               "COALESCE(MAX(attempt), 0) + 1 FROM results WHERE run_id=? AND task=? AND item_id=? "
+               "AND model=? AND backend=? RETURNING attempt")
+        with self._lock:
+            (attempt,) = self._db.execute(sql, [values[c] for c in cols] + [values[k] for k in key]).fetchone()
+        return int(attempt)
+
     # -- reading ---------------------------------------------------------------------------------
 
     def done(self, run_id: str, task: str, model: str, backend: str) -> dict[str, str]:
