@@ -106,6 +106,17 @@ def _resolve(path: str | Path | None) -> Path:
     return p
 
 
+def _columns_and_values(row: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+    """The columns of one result row, in store order, and their values (``details`` as JSON text)."""
+    unknown = set(row) - set(RESULT_COLUMNS)
+    if unknown:
+        raise ValueError(f"row: unknown column(s) {sorted(unknown)}")
+    cols = [c for c in RESULT_COLUMNS if c in row]
+    values = [json.dumps(row[c], sort_keys=True, default=str) if c == "details" and isinstance(row[c], (dict, list))
+              else row[c] for c in cols]
+    return cols, values
+
+
 class Store:
     """A handle on the SQLite results store (thread-safe; each write is committed at once).
 
@@ -147,16 +158,10 @@ class Store:
 
     def record(self, row: Mapping[str, Any]) -> None:
         """Insert one attempt row (keys from ``RESULT_COLUMNS``; ``details`` may be a dict)."""
-        unknown = set(row) - set(RESULT_COLUMNS)
-        if unknown:
-            raise ValueError(f"row: unknown column(s) {sorted(unknown)}")
-        values = dict(row)
-        if isinstance(values.get("details"), (dict, list)):
-            values["details"] = json.dumps(values["details"], sort_keys=True, default=str)
-        cols = [c for c in RESULT_COLUMNS if c in values]
+        cols, values = _columns_and_values(row)
         sql = f"INSERT INTO results ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
         with self._lock:
-            self._db.execute(sql, [values[c] for c in cols])
+            self._db.execute(sql, values)
 
     def record_attempt(self, row: Mapping[str, Any]) -> int:
         """Insert one attempt row under the next attempt number for its item; return that number.
@@ -167,19 +172,13 @@ class Store:
         """
         if "attempt" in row:
             raise ValueError("row: record_attempt assigns 'attempt' itself; use record() to give one")
-        unknown = set(row) - set(RESULT_COLUMNS)
-        if unknown:
-            raise ValueError(f"row: unknown column(s) {sorted(unknown)}")
-        values = dict(row)
-        if isinstance(values.get("details"), (dict, list)):
-            values["details"] = json.dumps(values["details"], sort_keys=True, default=str)
-        cols = [c for c in RESULT_COLUMNS if c in values]
-        key = ("run_id", "task", "item_id", "model", "backend")
+        cols, values = _columns_and_values(row)
+        key = [row[k] for k in ("run_id", "task", "item_id", "model", "backend")]
         sql = (f"INSERT INTO results ({', '.join(cols)}, attempt) SELECT {', '.join('?' for _ in cols)}, "
                "COALESCE(MAX(attempt), 0) + 1 FROM results WHERE run_id=? AND task=? AND item_id=? "
                "AND model=? AND backend=? RETURNING attempt")
         with self._lock:
-            (attempt,) = self._db.execute(sql, [values[c] for c in cols] + [values[k] for k in key]).fetchone()
+            (attempt,) = self._db.execute(sql, values + key).fetchone()
         return int(attempt)
 
     # -- reading ---------------------------------------------------------------------------------
