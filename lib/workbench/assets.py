@@ -50,7 +50,13 @@ def install(quiet: bool = True) -> list[str]:
     todo = [str(r) for r in missing()]
     if todo:
         cmd = [sys.executable, "-m", "pip", "install", "--no-deps", *(["-q"] if quiet else []), *todo]
-        subprocess.run(cmd, check=True)
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        # pip repeats a warning for every index location that lacks the package: keep only the news
+        for line in (done.stdout + done.stderr).splitlines():
+            if not line.startswith("WARNING: Location"):
+                print(line, file=sys.stderr)
+        if done.returncode:
+            raise SystemExit(f"assets: `{' '.join(cmd[1:])}` failed (exit {done.returncode}); see above")
     return todo
 
 
