@@ -1,0 +1,73 @@
+"""Numbers formatted for prose and tables: money, percentages, SI magnitudes, p-values and ranges.
+
+Every number in the article's prose is formatted in by these functions (never typed), so one chapter
+writes "$2.50", "41 %" and "< 0.001" the same way as the next. Missing values (None, NaN) read "n/a".
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["count", "missing", "p_value", "pct", "si", "span", "usd"]
+
+
+def missing(value: Any) -> bool:
+    """True for None and NaN (pandas' NA included)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN and pd.NA  # noqa: PLR0124
+    except TypeError:
+        return True
+
+
+def usd(value: Any, digits: int | None = None) -> str:
+    """Dollars: ``$2.50``, ``$0.0042``, ``$1,234``; ``digits`` fixes the decimals."""
+    if missing(value):
+        return "n/a"
+    v = float(value)
+    if digits is None:
+        a = abs(v)
+        digits = 0 if a >= 1000 else 2 if a >= 0.995 or a == 0 else max(2, 1 - math.floor(math.log10(a)) + 1)
+    sign = "-" if v < 0 else ""
+    return f"{sign}${abs(v):,.{digits}f}"
+
+
+def pct(value: Any, digits: int = 0, *, share: bool = False) -> str:
+    """A percentage: ``pct(41.2)`` is ``41 %``; with ``share=True`` the value is a fraction (0.412)."""
+    if missing(value):
+        return "n/a"
+    v = float(value) * (100 if share else 1)
+    return f"{v:.{digits}f} %"
+
+
+def si(value: Any, digits: int = 3) -> str:
+    """A magnitude with an SI prefix and ``digits`` significant figures: ``1.2 k``, ``3.4 M``, ``560 m``."""
+    if missing(value):
+        return "n/a"
+    v = float(value)
+    if v == 0:
+        return "0"
+    prefixes = {-4: "p", -3: "n", -2: "µ", -1: "m", 0: "", 1: "k", 2: "M", 3: "G", 4: "T"}
+    k = max(-4, min(4, math.floor(math.log10(abs(v)) / 3)))
+    scaled = v / 1000 ** k
+    text = f"{scaled:.{digits}g}"
+    return f"{text} {prefixes[k]}".rstrip()
+
+
+def count(value: Any) -> str:
+    """A whole number with thousands separators, ``unknown`` when missing."""
+    return "unknown" if missing(value) else f"{int(value):,}"
+
+
+def p_value(p: Any) -> str:
+    """A p-value: ``< 0.001`` below a thousandth, else three decimals."""
+    if missing(p):
+        return "n/a"
+    return "< 0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def span(lo: Any, hi: Any, template: str = "{:,.0f}") -> str:
+    """A range ``lo to hi``, or one value when both print the same."""
+    a, b = template.format(lo), template.format(hi)
+    return a if a == b else f"{a} to {b}"
