@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["count", "missing", "p_value", "pct", "si", "span", "usd"]
+__all__ = ["count", "interval", "missing", "p_value", "pct", "si", "span", "usd", "yes_no"]
 
 
 def missing(value: Any) -> bool:
@@ -55,9 +55,9 @@ def si(value: Any, digits: int = 3) -> str:
     return f"{text} {prefixes[k]}".rstrip()
 
 
-def count(value: Any) -> str:
-    """A whole number with thousands separators, ``unknown`` when missing."""
-    return "unknown" if missing(value) else f"{int(value):,}"
+def count(value: Any, na: str = "unknown") -> str:
+    """A whole number with thousands separators, ``na`` (``unknown``) when missing."""
+    return na if missing(value) else f"{int(value):,}"
 
 
 def p_value(p: Any) -> str:
@@ -71,3 +71,15 @@ def span(lo: Any, hi: Any, template: str = "{:,.0f}") -> str:
     """A range ``lo to hi``, or one value when both print the same."""
     a, b = template.format(lo), template.format(hi)
     return a if a == b else f"{a} to {b}"
+
+
+def yes_no(value: Any) -> str:
+    """A flag for a table: ``yes``, ``no``, or ``n/a`` when missing (a test that could not be made)."""
+    return "n/a" if missing(value) else ("yes" if value else "no")
+
+
+def interval(lo: Any, hi: Any, digits: int = 0, na: str = "") -> str:
+    """An interval for a table cell, ``88.7 - 92.1`` (``digits`` decimals); ``na`` when missing."""
+    if missing(lo) or missing(hi):
+        return na
+    return f"{float(lo):.{digits}f} - {float(hi):.{digits}f}"

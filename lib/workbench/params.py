@@ -17,6 +17,7 @@ __all__ = [
     "ParameterError",
     "as_list",
     "choice",
+    "columns",
     "count",
     "counts",
     "fraction",
@@ -121,3 +122,12 @@ def choice(value: Any, param: str, options: Iterable[str]) -> str:
     if value not in options:
         raise ParameterError(param, "one of " + ", ".join(repr(o) for o in options), value)
     return str(value)
+
+
+def columns(frame: Any, required: Iterable[str], param: str) -> Any:
+    """``frame`` (a pandas DataFrame) if it has every column in ``required``; else the error names them."""
+    have = list(getattr(frame, "columns", []))
+    lacking = [c for c in required if c not in have]
+    if lacking:
+        raise ParameterError(param, f"a table with the column(s) {lacking}", f"a table with {have}")
+    return frame
