@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["count", "interval", "missing", "p_value", "pct", "si", "span", "usd", "yes_no"]
+__all__ = ["count", "interval", "missing", "p_value", "pct", "si", "span", "tokens", "usd", "yes_no"]
 
 
 def missing(value: Any) -> bool:
@@ -83,3 +83,19 @@ def interval(lo: Any, hi: Any, digits: int = 0, na: str = "") -> str:
     if missing(lo) or missing(hi):
         return na
     return f"{float(lo):.{digits}f} - {float(hi):.{digits}f}"
+
+
+def tokens(value: Any, na: str = "n/a") -> str:
+    """A token count the way people say it: ``950``, ``8.19K``, ``128K``, ``1.05M``, ``2.6B`` (at most two
+    decimals, trailing zeros dropped); ``na`` when missing."""
+    if missing(value):
+        return na
+    v = float(value)
+    if v < 0:
+        raise ValueError(f"value: expected a non-negative token count, got {value!r}")
+    steps = ((1.0, ""), (1e3, "K"), (1e6, "M"), (1e9, "B"), (1e12, "T"))
+    i = max(k for k, (div, _) in enumerate(steps) if k == 0 or v >= div)
+    if i + 1 < len(steps) and round(v / steps[i][0], 0 if i == 0 else 2) >= 1000:
+        i += 1  # 999,999 reads 1M, not 1000K
+    div, suffix = steps[i]
+    return (f"{v:.0f}" if i == 0 else f"{v / div:.2f}".rstrip("0").rstrip(".")) + suffix

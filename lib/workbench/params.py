@@ -24,6 +24,7 @@ __all__ = [
     "names",
     "positive",
     "probability",
+    "tolerance",
 ]
 
 
@@ -131,3 +132,10 @@ def columns(frame: Any, required: Iterable[str], param: str) -> Any:
     if lacking:
         raise ParameterError(param, f"a table with the column(s) {lacking}", f"a table with {have}")
     return frame
+
+
+def tolerance(value: Any, param: str) -> float:
+    """A relative tolerance in [0, 1) (0: exact agreement)."""
+    if not _is_real(value) or not 0 <= value < 1:
+        raise ParameterError(param, "a fraction in [0, 1)", value)
+    return float(value)
