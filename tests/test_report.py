@@ -12,21 +12,21 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from workbench import catalog, report
+from workbench import catalog, paths, report
 
-REAL_TREE_FILES = report._tree_files
+REAL_TREE_FILES = report.cache.tree_files
 CANARIES = {name: f"sk-canary-{secrets.token_hex(12)}"
             for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")}
 
 ALPHA = [
-    ("markdown", "# Alpha chapter\n\nWhat you will learn: links work. See [the beta results](02_beta.ipynb#Results) "
-                 "and [beta](02_beta.ipynb). Prices $2.50 and $10 stay text; math $x^2$ is MathML."),
+    ("markdown", ("# Alpha chapter\n\nWhat you will learn: links work. See [the beta results](02_beta.ipynb#Results) "
+                 "and [beta](02_beta.ipynb). Prices $2.50 and $10 stay text; math $x^2$ is MathML.")),
     ("parameters", "backend = \"local\"\nn = 3"),
-    ("code", "import os, pandas as pd\nimport matplotlib.pyplot as plt\n"
+    ("code", ("import os, pandas as pd\nimport matplotlib.pyplot as plt\n"
              "INPUT_MARKER_7f3 = 1\n"
              "print('key seen by the kernel:', os.environ.get('OPENAI_API_KEY'))\n"
              "print('secret-looking variables:', sorted(k for k in os.environ if 'KEY' in k))\n"
-             "pd.DataFrame({'model': ['a', 'b'], 'score': [n, n * 2]})"),
+             "pd.DataFrame({'model': ['a', 'b'], 'score': [n, n * 2]})")),
     ("markdown", "## A figure"),
     ("code", "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([1, 2, 3])\nplt.show()"),
     ("code", "from IPython.display import Markdown\nMarkdown(f'## What we found\\n\\nOutput marker {n * 7}, backend {backend}.')"),
@@ -67,9 +67,9 @@ def canaries():
 @pytest.fixture(scope="module")
 def frozen_tree():
     """Teammates edit lib/ and data/ while tests run: freeze the hashed tree so the cache test is stable."""
-    snapshot = report._tree_files(Path(report.__file__).parent, report.paths.DATA)
+    snapshot = report.cache.tree_files(report.cache.LIB_DIR, paths.DATA)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(report, "_tree_files", lambda lib_dir, data_dir: snapshot)
+        mp.setattr(report.cache, "tree_files", lambda lib_dir, data_dir: snapshot)
         yield snapshot
 
 
@@ -166,7 +166,7 @@ def test_second_run_is_a_cache_hit(built):
 
 
 def test_cache_key_covers_notebook_library_data_parameters_and_backend(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "_tree_files", REAL_TREE_FILES)
+    monkeypatch.setattr(report.cache, "tree_files", REAL_TREE_FILES)
     lib, data = tmp_path / "lib", tmp_path / "data"
     lib.mkdir(), data.mkdir()
     (lib / "mod.py").write_text("x = 1\n")
@@ -206,11 +206,39 @@ def test_unknown_parameter_is_one_clear_error(built, capsys):
         report.execute(built["nbdir"], built["build"], params={"api_key": "x"})
     with pytest.raises(report.UnknownParameterError, match="'n' looks like a secret"):
         report.execute(built["nbdir"], built["build"], params={"n": CANARIES["OPENAI_API_KEY"]})
-    assert not report._SECRET_PARAM.search("input_tokens") and report._SECRET_PARAM.search("hf_token")
+    assert not report.secrets.SECRET_PARAM.search("input_tokens") and report.secrets.SECRET_PARAM.search("hf_token")
     with pytest.raises(report.UnknownParameterError, match="only: no notebook '07'"):
         report.execute(built["nbdir"], built["build"], only="07")
     with pytest.raises(report.UnknownParameterError, match="backend: unknown backend 'cloud'"):
         report.build("cloud", notebooks_dir=built["nbdir"], build_dir=built["build"])
+
+
+def test_selection_and_cell_timeout_are_checked(built):
+    assert report.plan.selection("01, 06,") == ["01", "06"]
+    assert report.plan.selection([1, "02_beta"]) == ["1", "02_beta"]
+    assert report.plan.selection('["02"]') == ["02"]
+    assert [p.stem for p in report.find_notebooks(built["nbdir"], [2])] == ["02_beta"]
+    with pytest.raises(report.UnknownParameterError, match="only: expected names"):
+        report.find_notebooks(built["nbdir"], ["01", None])
+    with pytest.raises(report.UnknownParameterError, match="only: empty selection"):
+        report.find_notebooks(built["nbdir"], " , ")
+    with pytest.raises(report.UnknownParameterError, match="cell_timeout: expected a whole number >= 1, got 0"):
+        report.execute(built["nbdir"], built["build"], cell_timeout=0)
+
+
+def test_package_imports_point_down():
+    """cli -> pipeline -> publish -> render -> execution -> cache -> plan -> secrets -> errors."""
+    order = ["cli", "pipeline", "publish", "render", "execution", "cache", "plan", "secrets", "errors"]
+    folder = Path(report.__file__).parent
+    assert sorted(p.stem for p in folder.glob("*.py")) == sorted([*order, "__init__", "__main__"])
+    for name in order:
+        source = (folder / f"{name}.py").read_text()
+        imported = re.findall(r"^from \.(\w+) import", source, re.MULTILINE)
+        imported += [m for line in re.findall(r"^from \. import (.+)$", source, re.MULTILINE)
+                     for m in re.split(r",\s*", line)]
+        for other in imported:
+            assert order.index(other) > order.index(name), f"{name} imports {other}, which is above it"
+        assert len(source.splitlines()) < 400, name
 
 
 def test_failing_notebook_names_notebook_and_cell(tmp_path):
@@ -228,20 +256,20 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path):
 
 
 def test_command_line_values_take_the_declared_type():
-    assert report._coerce("5", "3") == 5
-    assert report._coerce("0.9", "0.95") == 0.9
-    assert report._coerce("123", "'abc'") == "123"
-    assert report._coerce("a,b", "['x']") == ["a", "b"]
-    assert report._coerce('["a", "b"]', "['x']") == ["a", "b"]
-    assert report._coerce("false", "True") is False
-    assert report._coerce("gpt-4o,claude", "None") == ["gpt-4o", "claude"]
-    assert report._coerce("2024-11-30", "None") == "2024-11-30"
-    assert report._coerce("None", "'x'") == "None" and report._coerce("None", "3") is None
+    assert report.plan.coerce("5", "3") == 5
+    assert report.plan.coerce("0.9", "0.95") == 0.9
+    assert report.plan.coerce("123", "'abc'") == "123"
+    assert report.plan.coerce("a,b", "['x']") == ["a", "b"]
+    assert report.plan.coerce('["a", "b"]', "['x']") == ["a", "b"]
+    assert report.plan.coerce("false", "True") is False
+    assert report.plan.coerce("gpt-4o,claude", "None") == ["gpt-4o", "claude"]
+    assert report.plan.coerce("2024-11-30", "None") == "2024-11-30"
+    assert report.plan.coerce("None", "'x'") == "None" and report.plan.coerce("None", "3") is None
 
 
 def test_scan_finds_and_redaction_removes_a_secret(tmp_path, canaries):
     leak = tmp_path / "out.txt"
     leak.write_text(f"oops {canaries['GEMINI_API_KEY']}")
     assert report.scan_for_secrets(tmp_path) == {leak: ["GEMINI_API_KEY"]}
-    assert report._redact_build_files([leak]) == {"GEMINI_API_KEY"}
+    assert report.secrets.redact([leak]) == {"GEMINI_API_KEY"}
     assert canaries["GEMINI_API_KEY"] not in leak.read_text()
