@@ -21,6 +21,7 @@ matplotlib style the caller has set. :func:`check_answer` scores a free-text ans
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -37,7 +38,7 @@ from PIL import Image, ImageDraw, ImageFont
 from . import catalog, paths
 
 __all__ = [
-    "CHART_VALUES", "SAMPLE_NAMES", "SPEECH_TEXT", "Sample", "all_samples", "chart", "check_answer",
+    "CHART_VALUES", "SAMPLE_NAMES", "SPEECH_TEXT", "Sample", "all_samples", "cached", "chart", "check_answer",
     "clip", "get", "invoice", "samples_dir", "sign", "speech", "word_error_rate",
 ]
 
@@ -367,6 +368,12 @@ def get(name: str) -> Sample:
     """The sample called ``name`` (one of :data:`SAMPLE_NAMES`); an unknown name raises ``UnknownNameError``."""
     catalog.check_names([name], SAMPLE_NAMES, param="name", kind="sample")
     return _MAKERS[name]()
+
+
+@functools.cache
+def cached(name: str) -> Sample:
+    """:func:`get`, made once per process (samples are deterministic): for code that asks for one often."""
+    return get(name)
 
 
 def all_samples() -> list[Sample]:
