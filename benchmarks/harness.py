@@ -41,6 +41,7 @@ from workbench.evals.data import Item
 from workbench.evals.runner import DEFAULT_SEED, stream_reply
 from workbench.evals.scorers import Score
 from workbench.evals.tasks import Task
+from workbench.local.admin import Admin
 
 MODEL = "gpt-4o"  # any catalog id: the local backend answers every id with the local model
 OUT = paths.BUILD / "bench" / "harness.json"
@@ -59,15 +60,13 @@ def echo_task(n: int, tag: str = "", max_tokens: int = 2) -> Task:
 
 
 def set_faults(**settings: Any) -> None:
-    """Change the local provider's fault settings (admin endpoint of the gateway)."""
-    url = clients.local_base_url() + "/_workbench/faults"
-    resp = httpx.patch(url, json=settings, timeout=10.0)
-    resp.raise_for_status()
+    """Change the local provider's fault settings (through its admin API)."""
+    Admin(clients.local_base_url()).set_faults(**settings)
 
 
 def clear_faults() -> None:
     """Turn every injected fault and delay off."""
-    httpx.delete(clients.local_base_url() + "/_workbench/faults", timeout=10.0).raise_for_status()
+    Admin(clients.local_base_url()).clear_faults()
 
 
 async def bare_requests(prompts: list[str], max_tokens: int, concurrency: int = 1) -> tuple[float, list[float]]:

@@ -69,7 +69,8 @@ def test_provider_attributes_health_log_and_props(local_provider):
     props = lp.props()
     assert props["total_slots"] == lp.n_parallel == len(lp.slots())
     assert props["model_path"] == str(lp.model_path)
-    assert "srv" in lp.log_tail(200)  # the engine's own log is kept in the provider log
+    # the engine's own log is kept in the provider log (its start-up lines: the tail may hold only requests)
+    assert "srv" in lp.log_path.read_text(errors="replace") and lp.log_tail(5)
     assert lp.stats()["n_parallel"] == lp.n_parallel
 
 

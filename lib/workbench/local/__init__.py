@@ -28,9 +28,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Self
 
-import httpx
-
 from .. import paths
+from .admin import Admin
 from .engine import (
     DEFAULT_CTX_PER_SLOT,
     DEFAULT_PARALLEL,
@@ -176,12 +175,8 @@ class LocalProvider:
             if self._proc.poll() is not None:
                 raise EngineError(f"the local provider exited with code {self._proc.returncode} during start-up:\n"
                                   f"{self.log_tail(15)}\n(full log: {self.log_path})")
-            if info is not None:
-                try:
-                    if httpx.get(f"{info['base_url']}/_workbench/health", timeout=2.0).status_code == 200:
-                        return info
-                except httpx.HTTPError:
-                    pass
+            if info is not None and Admin(info["base_url"]).healthy():
+                return info
             time.sleep(0.1)
         raise EngineError(f"startup_timeout: the local provider was not healthy within {self.startup_timeout:g} s "
                           f"(log: {self.log_path}):\n{self.log_tail(10)}")
@@ -216,15 +211,21 @@ class LocalProvider:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- information and control ----------------------------------------------------------------------
-    def _url(self, path: str) -> str:
+    # -- information and control (through the admin API's one client) -----------------------------
+    @property
+    def admin(self) -> Admin:
+        """The admin-API client of this running provider (:class:`~workbench.local.admin.Admin`).
+
+        Raises:
+            EngineError: the provider is not running.
+        """
         if not self.running or self.base_url is None:
             raise EngineError("the local provider is not running; call start() first")
-        return self.base_url + path
+        return Admin(self.base_url)
 
     def info(self) -> dict[str, Any]:
         """Gateway information: engine ``props`` and ``slots``, fault settings, defaults, known models."""
-        return httpx.get(self._url("/_workbench/info"), timeout=10.0).json()
+        return self.admin.info()
 
     def props(self) -> dict[str, Any]:
         """The engine's ``/props`` (model path, context, chat template, default sampling settings)."""
@@ -245,7 +246,7 @@ class LocalProvider:
 
     def faults(self) -> dict[str, Any]:
         """Current fault settings and counts of injected faults."""
-        return httpx.get(self._url("/_workbench/faults"), timeout=10.0).json()
+        return self.admin.faults()
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
         """Change fault settings (see :class:`FaultConfig`); the draw sequence restarts from ``seed``.
@@ -253,14 +254,11 @@ class LocalProvider:
         Raises:
             FaultSettingError: a setting is unknown or out of range (the message names it).
         """
-        resp = httpx.patch(self._url("/_workbench/faults"), json=settings, timeout=10.0)
-        if resp.status_code != 200:
-            raise FaultSettingError(resp.json().get("error", resp.text))
-        return resp.json()
+        return self.admin.set_faults(**settings)
 
     def clear_faults(self) -> dict[str, Any]:
         """Turn every fault and delay off."""
-        return httpx.delete(self._url("/_workbench/faults"), timeout=10.0).json()
+        return self.admin.clear_faults()
 
     def prompt(self, body: dict[str, Any], api: str = "openai-chat") -> dict[str, Any]:
         """What the local model reads for a request: ``{"prompt": text, "input_tokens": n}``.
@@ -272,10 +270,7 @@ class LocalProvider:
         Raises:
             ValueError: the body is malformed (the message names the field).
         """
-        resp = httpx.post(self._url("/_workbench/prompt"), params={"api": api}, json=body, timeout=300.0)
-        if resp.status_code != 200:
-            raise ValueError(resp.json().get("error", resp.text))
-        return resp.json()
+        return self.admin.prompt(body, api)
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of the provider log."""

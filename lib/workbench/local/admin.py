@@ -14,7 +14,7 @@ import httpx
 
 from .faults import FaultSettingError
 
-__all__ = ["Admin", "AdminError", "PROMPT_APIS"]
+__all__ = ["PROMPT_APIS", "Admin", "AdminError"]
 
 #: The request-body kinds ``/_workbench/prompt`` accepts.
 PROMPT_APIS = ("openai-chat", "openai-responses", "anthropic", "gemini")

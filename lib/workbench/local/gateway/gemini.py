@@ -1,10 +1,9 @@
-"""Gemini wire protocol for the local gateway (the Gemini Developer API that ``google-genai`` speaks).
+"""Gemini Developer API (what ``google-genai`` speaks): parse ``generateContent`` bodies, serialise answers.
 
-``POST /v1beta/models/{model}:generateContent``, ``:streamGenerateContent?alt=sse`` and
-``:countTokens`` (the same under ``/v1``), plus ``GET /v1beta/models[/{model}]``. Shapes follow the
-installed ``google-genai`` SDK's converters (camelCase JSON: ``candidates``, ``usageMetadata``,
-``modelVersion``); requests are read in camelCase or snake_case. Errors use Google's
-``{"error": {"code", "message", "status"}}`` shape.
+``:generateContent``, ``:streamGenerateContent?alt=sse`` and ``:countTokens`` under ``/v1beta`` and
+``/v1``, plus the model objects of ``GET .../models``. Shapes follow the installed ``google-genai``
+SDK's converters (camelCase JSON: ``candidates``, ``usageMetadata``, ``modelVersion``); requests are
+read in camelCase or snake_case. Errors use Google's ``{"error": {"code", "message", "status"}}`` shape.
 """
 from __future__ import annotations
 
@@ -12,40 +11,35 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
-from .gateway import (
+from .content import (
+    ContentWalk,
+    PartTable,
+    call_text,
+    decode_base64,
+    media_kind,
+    read_text,
+    result_text,
+    skip,
+)
+from .core import Core
+from .errors import GatewayError, bad
+from .fields import check_tools_unique, checked_schema, opt_number, stop_list
+from .types import (
     ArgumentsDelta,
-    Core,
     Done,
     Event,
-    GatewayError,
     Generation,
     GenRequest,
-    MediaCounter,
     Started,
     TextDelta,
     Tool,
     ToolCallStart,
     ToolChoice,
-    apply_fault,
-    bad,
-    check_tools_unique,
-    checked_schema,
-    decode_base64,
-    json_body_response,
-    media_kind,
-    media_part,
     new_id,
-    opt_number,
-    primed,
-    protocol_endpoint,
-    read_json,
-    sse_response,
-    stop_list,
 )
+
+__all__ = ["GenerateExchange", "error_body", "error_status", "get", "model_object", "parse_generate",
+           "to_json_schema"]
 
 _STATUS = {"invalid_request": "INVALID_ARGUMENT", "not_found": "NOT_FOUND", "rate_limit": "RESOURCE_EXHAUSTED",
            "server": "INTERNAL", "timeout": "DEADLINE_EXCEEDED", "unavailable": "UNAVAILABLE"}
@@ -56,9 +50,9 @@ def error_body(exc: GatewayError) -> dict[str, Any]:
     return {"error": {"code": exc.status, "message": exc.message, "status": _STATUS[exc.kind]}}
 
 
-def error_response(exc: GatewayError) -> Response:
-    """Google's error response."""
-    return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
+def error_status(exc: GatewayError) -> int:
+    """Google's HTTP status for ``exc``."""
+    return exc.status
 
 
 def get(obj: dict[str, Any], camel: str, snake: str | None = None, default: Any = None) -> Any:
@@ -103,45 +97,59 @@ def to_json_schema(schema: Any, param: str) -> dict[str, Any]:
     return out
 
 
-async def _parts_text(parts: Any, counter: MediaCounter, param: str, role: str) -> str:
-    if not isinstance(parts, list):
-        raise bad(param, "expected a list of parts")
-    pieces: list[str] = []
-    for i, part in enumerate(parts):
-        p = f"{param}[{i}]"
-        if not isinstance(part, dict):
-            raise bad(p, "a part must be an object")
-        if get(part, "thought", default=False):
-            continue
-        if "text" in part:
-            if not isinstance(part["text"], str):
-                raise bad(f"{p}.text", "expected a string")
-            pieces.append(part["text"])
-        elif get(part, "inlineData", "inline_data") is not None:
-            blob = get(part, "inlineData", "inline_data")
-            mime = get(blob, "mimeType", "mime_type") if isinstance(blob, dict) else None
-            if not isinstance(mime, str):
-                raise bad(f"{p}.inlineData.mimeType", "expected a media type such as image/png")
-            data = decode_base64(blob.get("data"), f"{p}.inlineData.data")
-            if mime.startswith("text/"):
-                pieces.append(f"[document: {data.decode('utf-8', 'replace')}]")
-            else:
-                pieces.append(await media_part(media_kind(mime, f"{p}.inlineData.mimeType"), data, mime, counter, p))
-        elif get(part, "fileData", "file_data") is not None:
-            uri = get(get(part, "fileData", "file_data"), "fileUri", "file_uri")
-            raise bad(f"{p}.fileData.fileUri", f"the offline local provider cannot fetch files or URLs ({str(uri)[:80]}); "
-                                               "send the media inline (inline_data with base64 bytes)")
-        elif get(part, "functionCall", "function_call") is not None:
-            fc = get(part, "functionCall", "function_call")
-            pieces.append(f"[called tool {fc.get('name')} with arguments {json.dumps(fc.get('args', {}))}]")
-        elif get(part, "functionResponse", "function_response") is not None:
-            fr = get(part, "functionResponse", "function_response")
-            pieces.append(f"[result of tool {fr.get('name')}: {json.dumps(fr.get('response', {}))}]")
-        else:
-            raise bad(p, f"unsupported part with fields {sorted(part)}")
-    return "\n".join(x for x in pieces if x)
+# ------------------------------------------------------------------------------------------------
+# Parts
+# ------------------------------------------------------------------------------------------------
+_PART_FIELDS = (("inlineData", "inline_data"), ("fileData", "file_data"), ("functionCall", "function_call"),
+                ("functionResponse", "function_response"))
 
 
+def _kind_of(part: dict[str, Any]) -> str | None:
+    """A Gemini part's kind is the field it sets (``text``, ``inlineData``...); thoughts are skipped."""
+    if get(part, "thought", default=False):
+        return "thought"
+    if "text" in part:
+        return "text"
+    return next((camel for camel, snake in _PART_FIELDS if get(part, camel, snake) is not None), None)
+
+
+async def _read_inline(walk: ContentWalk, part: dict[str, Any], p: str) -> str:
+    blob = get(part, "inlineData", "inline_data")
+    mime = get(blob, "mimeType", "mime_type") if isinstance(blob, dict) else None
+    if not isinstance(mime, str):
+        raise bad(f"{p}.inlineData.mimeType", "expected a media type such as image/png")
+    data = decode_base64(blob.get("data"), f"{p}.inlineData.data")
+    if mime.startswith("text/"):
+        return f"[document: {data.decode('utf-8', 'replace')}]"
+    return await walk.media(media_kind(mime, f"{p}.inlineData.mimeType"), data, mime, p)
+
+
+async def _read_file(walk: ContentWalk, part: dict[str, Any], p: str) -> str:
+    uri = get(get(part, "fileData", "file_data"), "fileUri", "file_uri")
+    raise bad(f"{p}.fileData.fileUri", f"the offline local provider cannot fetch files or URLs ({str(uri)[:80]}); "
+                                       "send the media inline (inline_data with base64 bytes)")
+
+
+async def _read_call(walk: ContentWalk, part: dict[str, Any], p: str) -> str:
+    fc = get(part, "functionCall", "function_call")
+    return call_text(fc.get("name"), json.dumps(fc.get("args", {})))
+
+
+async def _read_result(walk: ContentWalk, part: dict[str, Any], p: str) -> str:
+    fr = get(part, "functionResponse", "function_response")
+    return result_text(fr.get("name"), json.dumps(fr.get("response", {})))
+
+
+PARTS = PartTable(
+    readers={"thought": skip, "text": read_text, "inlineData": _read_inline, "fileData": _read_file,
+             "functionCall": _read_call, "functionResponse": _read_result},
+    kind_of=_kind_of, unknown=lambda kind, part, p: bad(p, f"unsupported part with fields {sorted(part)}"),
+    what="part", strings=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# Tools
+# ------------------------------------------------------------------------------------------------
 def _tools(raw: Any) -> list[Tool]:
     if raw is None:
         return []
@@ -194,18 +202,21 @@ def _tool_choice(raw: Any, tools: list[Tool]) -> tuple[ToolChoice, list[Tool]]:
     return ToolChoice("required" if mode == "ANY" else "auto"), tools
 
 
-async def parse_generate(core: Core, model: str, body: dict[str, Any], *, stream: bool) -> GenRequest:
-    """Validate a generateContent body into a :class:`GenRequest`."""
+# ------------------------------------------------------------------------------------------------
+# The request
+# ------------------------------------------------------------------------------------------------
+async def parse_generate(core: Core, model: str, body: dict[str, Any], *, stream: bool) -> GenerateExchange:
+    """Validate a generateContent body into a :class:`GenerateExchange`."""
     model = core.check_model(model, "google")
-    counter = MediaCounter()
+    walk = ContentWalk(PARTS)
     messages: list[dict[str, str]] = []
     system = get(body, "systemInstruction", "system_instruction")
     if system is not None:
         if isinstance(system, str):
             messages.append({"role": "system", "content": system})
         elif isinstance(system, dict):
-            messages.append({"role": "system", "content": await _parts_text(
-                system.get("parts", []), counter, "systemInstruction.parts", "system")})
+            messages.append({"role": "system", "content": await walk.text(
+                system.get("parts", []), "systemInstruction.parts")})
         else:
             raise bad("systemInstruction", "expected a content object with parts")
     contents = body.get("contents")
@@ -218,7 +229,7 @@ async def parse_generate(core: Core, model: str, body: dict[str, Any], *, stream
         role = c.get("role", "user")
         if role not in ("user", "model", "function", "tool"):
             raise bad(f"{p}.role", f"expected 'user' or 'model', got {role!r}")
-        text = await _parts_text(c.get("parts"), counter, f"{p}.parts", role)
+        text = await walk.text(c.get("parts"), f"{p}.parts")
         messages.append({"role": "assistant" if role == "model" else "user", "content": text})
     cfg = get(body, "generationConfig", "generation_config") or {}
     if not isinstance(cfg, dict):
@@ -257,9 +268,12 @@ async def parse_generate(core: Core, model: str, body: dict[str, Any], *, stream
         req.json_schema, req.json_param = {}, gp + "responseMimeType"
     if (json_schema is not None or schema is not None) and mime != "application/json":
         raise bad(gp + "responseMimeType", "a response schema needs responseMimeType 'application/json'")
-    return req
+    return GenerateExchange(req, backend=core.backend_name(model))
 
 
+# ------------------------------------------------------------------------------------------------
+# The answer
+# ------------------------------------------------------------------------------------------------
 def finish_reason(gen: Generation) -> str:
     """Gemini finishReason."""
     return "MAX_TOKENS" if gen.finish == "length" else "STOP"
@@ -278,105 +292,60 @@ def usage_metadata(prompt: int, completion: int | None) -> dict[str, Any]:
     return out
 
 
-def _response(core: Core, parts: list[dict[str, Any]], usage: dict[str, Any], response_id: str,
-              finish: str | None) -> dict[str, Any]:
-    cand: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
-    if finish:
-        cand["finishReason"] = finish
-    return {"candidates": [cand], "usageMetadata": usage, "modelVersion": core.model_name,
-            "responseId": response_id}
+class GenerateExchange:
+    """A parsed generateContent request and its answers (a response, or ``data:`` chunks of them)."""
+
+    def __init__(self, req: GenRequest, *, backend: str) -> None:
+        self.req = req
+        self.backend = backend
+
+    def _response(self, parts: list[dict[str, Any]], usage: dict[str, Any], response_id: str,
+                  finish: str | None) -> dict[str, Any]:
+        cand: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+        if finish:
+            cand["finishReason"] = finish
+        return {"candidates": [cand], "usageMetadata": usage, "modelVersion": self.backend,
+                "responseId": response_id}
+
+    @staticmethod
+    def _final_parts(gen: Generation, text: str) -> list[dict[str, Any]]:
+        if gen.tool_call:
+            return [{"functionCall": {"id": gen.tool_call.id, "name": gen.tool_call.name, "args": gen.tool_call.args}}]
+        return [{"text": text}]
+
+    def response(self, gen: Generation) -> dict[str, Any]:
+        """A ``GenerateContentResponse``; ``modelVersion`` names the real model."""
+        return self._response(self._final_parts(gen, gen.text),
+                              usage_metadata(gen.prompt_tokens, gen.completion_tokens), new_id("", 22),
+                              finish_reason(gen))
+
+    async def stream(self, events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
+        """``data:`` chunks, each a GenerateContentResponse; the last has finishReason and full usage."""
+        rid = new_id("", 22)
+        prompt = 0
+
+        def chunk(data: dict[str, Any]) -> bytes:
+            return f"data: {json.dumps(data, ensure_ascii=False)}\r\n\r\n".encode()
+
+        try:
+            async for ev in events:
+                if isinstance(ev, Started):
+                    prompt = ev.prompt_tokens
+                elif isinstance(ev, TextDelta):
+                    yield chunk(self._response([{"text": ev.text}], usage_metadata(prompt, None), rid, None))
+                elif isinstance(ev, (ToolCallStart, ArgumentsDelta)):
+                    continue  # Gemini sends a function call whole, in the final chunk
+                elif isinstance(ev, Done):
+                    gen = ev.generation
+                    yield chunk(self._response(self._final_parts(gen, ""),
+                                               usage_metadata(gen.prompt_tokens, gen.completion_tokens),
+                                               rid, finish_reason(gen)))
+        except GatewayError as exc:
+            yield chunk(error_body(exc))
 
 
-def generate_response(core: Core, gen: Generation) -> dict[str, Any]:
-    """A ``GenerateContentResponse``; ``modelVersion`` names the real model."""
-    if gen.tool_call:
-        parts = [{"functionCall": {"id": gen.tool_call.id, "name": gen.tool_call.name, "args": gen.tool_call.args}}]
-    else:
-        parts = [{"text": gen.text}]
-    return _response(core, parts, usage_metadata(gen.prompt_tokens, gen.completion_tokens), new_id("", 22),
-                     finish_reason(gen))
-
-
-async def generate_stream(core: Core, events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
-    """``data:`` chunks, each a GenerateContentResponse; the last has finishReason and full usage."""
-    rid = new_id("", 22)
-    prompt = 0
-
-    def chunk(data: dict[str, Any]) -> bytes:
-        return f"data: {json.dumps(data, ensure_ascii=False)}\r\n\r\n".encode()
-
-    try:
-        async for ev in events:
-            if isinstance(ev, Started):
-                prompt = ev.prompt_tokens
-            elif isinstance(ev, TextDelta):
-                yield chunk(_response(core, [{"text": ev.text}], usage_metadata(prompt, None), rid, None))
-            elif isinstance(ev, (ToolCallStart, ArgumentsDelta)):
-                continue  # Gemini sends a function call whole, in the final chunk
-            elif isinstance(ev, Done):
-                gen = ev.generation
-                if gen.tool_call:
-                    parts = [{"functionCall": {"id": gen.tool_call.id, "name": gen.tool_call.name,
-                                               "args": gen.tool_call.args}}]
-                else:
-                    parts = [{"text": ""}]
-                yield chunk(_response(core, parts, usage_metadata(gen.prompt_tokens, gen.completion_tokens),
-                                      rid, finish_reason(gen)))
-    except GatewayError as exc:
-        yield chunk(error_body(exc))
-
-
-def _model_object(core: Core, model: str) -> dict[str, Any]:
+def model_object(model: str, backend: str) -> dict[str, Any]:
+    """An entry of ``GET /v1beta/models``."""
     return {"name": f"models/{model}", "baseModelId": model, "version": "local", "displayName": model,
-            "description": f"Answered offline by {core.model_name}",
+            "description": f"Answered offline by {backend}",
             "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"]}
-
-
-def routes(core: Core) -> list[Route]:
-    """The Gemini routes bound to ``core`` (under ``/v1beta`` and ``/v1``)."""
-    endpoint = protocol_endpoint(error_response)
-
-    @endpoint
-    async def model_action(request: Request) -> Response:
-        spec = request.path_params["spec"]
-        if ":" not in spec:
-            raise GatewayError("not_found", f"unknown method for models/{spec}; expected "
-                                            "':generateContent', ':streamGenerateContent' or ':countTokens'")
-        model, action = spec.rsplit(":", 1)
-        model = model.removeprefix("models/")
-        body = await read_json(request)
-        if action == "countTokens":
-            inner = get(body, "generateContentRequest", "generate_content_request")
-            req = await parse_generate(core, model, inner if isinstance(inner, dict) else body, stream=False)
-            return JSONResponse({"totalTokens": await core.count_tokens(req)})
-        if action not in ("generateContent", "streamGenerateContent"):
-            raise GatewayError("not_found", f"unknown method ':{action}'; expected ':generateContent', "
-                                            "':streamGenerateContent' or ':countTokens'")
-        stream = action == "streamGenerateContent"
-        if stream and request.query_params.get("alt") != "sse":
-            raise bad("alt", "the local provider streams as server-sent events only; add '?alt=sse'")
-        req = await parse_generate(core, model, body, stream=stream)
-        core.check_messages(req)  # a 400 before any injected fault
-        fault = core.faults.draw()
-        await apply_fault(core, fault, request)
-        if stream:
-            events = await primed(core.events(req))
-            return sse_response(generate_stream(core, events), cut=fault == "cut")
-        gen = await core.generate(req)
-        return json_body_response(generate_response(core, gen), cut=fault == "cut")
-
-    @endpoint
-    async def get_model(request: Request) -> Response:
-        model = request.path_params["spec"].removeprefix("models/")
-        return JSONResponse(_model_object(core, core.check_model(model, "google")))
-
-    @endpoint
-    async def list_models(request: Request) -> Response:
-        return JSONResponse({"models": [_model_object(core, m) for m in core.known_models.get("google", [])]})
-
-    return [
-        Route("/v1beta/models", list_models, methods=["GET"]),
-        Route("/v1beta/models/{spec:path}", model_action, methods=["POST"]),
-        Route("/v1beta/models/{spec:path}", get_model, methods=["GET"]),
-        Route("/v1/models/{spec:path}", model_action, methods=["POST"]),
-    ]

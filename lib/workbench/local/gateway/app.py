@@ -1,0 +1,307 @@
+"""The gateway app: routes of the three wire protocols and the admin API, middleware, error shapes.
+
+:func:`create_app` builds one Starlette app in front of the engine. Every generation route is the
+same few steps (:func:`answer`): parse the body with the protocol's parser, check it, draw an injected
+fault, then answer as one JSON body or as server-sent events with the protocol's serialiser. Errors are
+answered in the caller's own shape (:func:`protocol_endpoint`). The middleware adds the
+``x-workbench-backend-model`` header (the real model) and a request id to every response.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from types import ModuleType
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..faults import FaultConfig, FaultInjector, FaultSettingError, parse_faults
+from . import anthropic_messages, gemini, openai_chat, openai_common, openai_responses
+from .core import DEFAULT_MAX_TOKENS, Core
+from .engine_client import EngineClient
+from .errors import GatewayError, bad
+from .transport import (
+    CutConnection,
+    apply_fault,
+    json_body_response,
+    primed,
+    read_json,
+    sse_response,
+)
+from .types import BACKEND_HEADER, DEFAULT_SEED, Exchange, new_id
+
+__all__ = ["BackendHeaderMiddleware", "create_app"]
+
+log = logging.getLogger("workbench.local.gateway")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class BackendHeaderMiddleware:
+    """ASGI middleware adding ``x-workbench-backend-model`` (and a request id) to every HTTP response.
+
+    It also turns the fault injector's :class:`CutConnection` into a dropped connection.
+    """
+
+    def __init__(self, app: Any, model_name: str) -> None:
+        self.app = app
+        self.value = model_name.encode("latin-1", "replace")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = new_id("req_").encode()
+
+        async def send_with_header(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (BACKEND_HEADER.encode(), self.value),
+                                                  (b"x-request-id", request_id), (b"request-id", request_id)]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_header)
+        except CutConnection:
+            # Returning without finishing the body makes the server drop the connection.
+            log.warning("fault injection: connection cut mid-response (%s)", scope.get("path"))
+
+
+def protocol_endpoint(protocol: ModuleType) -> Callable[[Handler], Handler]:
+    """Decorator: turn GatewayError (and any unexpected exception) into ``protocol``'s error shape.
+
+    ``protocol`` is a wire-protocol module with ``error_body(exc)`` and ``error_status(exc)``.
+    """
+
+    def respond(exc: GatewayError) -> Response:
+        return JSONResponse(protocol.error_body(exc), status_code=protocol.error_status(exc), headers=exc.headers)
+
+    def wrap(handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except GatewayError as exc:
+                if exc.status >= 500:
+                    log.warning("%s %s -> %s %s", request.method, request.url.path, exc.status, exc.message)
+                return respond(exc)
+            except Exception as exc:
+                log.exception("unexpected error in %s %s", request.method, request.url.path)
+                return respond(GatewayError("server", f"internal error in the local gateway: {exc!r}"))
+
+        endpoint.__name__ = handler.__name__
+        endpoint.__doc__ = handler.__doc__
+        return endpoint
+
+    return wrap
+
+
+async def answer(core: Core, request: Request, exchange: Exchange) -> Response:
+    """Answer a parsed generation request: checks, an injected fault, then JSON or a stream."""
+    req = exchange.req
+    core.check_messages(req)  # a 400 before any injected fault
+    fault = core.faults.draw()
+    await apply_fault(core.faults.config, fault, request)
+    if req.stream:
+        events = await primed(core.events(req))
+        return sse_response(exchange.stream(events), cut=fault == "cut")
+    return json_body_response(exchange.response(await core.generate(req)), cut=fault == "cut")
+
+
+# ------------------------------------------------------------------------------------------------
+# Protocol routes
+# ------------------------------------------------------------------------------------------------
+def openai_routes(core: Core) -> list[Route]:
+    """``/v1/chat/completions``, ``/v1/responses``, ``/v1/models[/{model}]``."""
+    endpoint = protocol_endpoint(openai_common)
+
+    @endpoint
+    async def chat_completions(request: Request) -> Response:
+        return await answer(core, request, await openai_chat.parse_chat(core, await read_json(request)))
+
+    @endpoint
+    async def responses(request: Request) -> Response:
+        return await answer(core, request, await openai_responses.parse_responses(core, await read_json(request)))
+
+    def model_object(model: str) -> dict[str, Any]:
+        return openai_common.model_object(model, created=int(core.started), backend=core.backend_name(model))
+
+    @endpoint
+    async def list_models(request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [model_object(m) for m in core.known_models.get("openai", [])]})
+
+    @endpoint
+    async def get_model(request: Request) -> Response:
+        return JSONResponse(model_object(core.check_model(request.path_params["model"], "openai")))
+
+    return [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/responses", responses, methods=["POST"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+    ]
+
+
+def anthropic_routes(core: Core) -> list[Route]:
+    """``/v1/messages`` and ``/v1/messages/count_tokens``."""
+    endpoint = protocol_endpoint(anthropic_messages)
+
+    @endpoint
+    async def messages(request: Request) -> Response:
+        return await answer(core, request, await anthropic_messages.parse_messages(core, await read_json(request)))
+
+    @endpoint
+    async def count_tokens(request: Request) -> Response:
+        exchange = await anthropic_messages.parse_messages(core, await read_json(request), counting=True)
+        return JSONResponse({"input_tokens": await core.count_tokens(exchange.req)})
+
+    return [
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+    ]
+
+
+_GEMINI_METHODS = "':generateContent', ':streamGenerateContent' or ':countTokens'"
+
+
+def gemini_routes(core: Core) -> list[Route]:
+    """``/v1beta/models[/{model}]`` and the ``:generateContent`` family (also under ``/v1``)."""
+    endpoint = protocol_endpoint(gemini)
+
+    @endpoint
+    async def model_action(request: Request) -> Response:
+        spec = request.path_params["spec"]
+        if ":" not in spec:
+            raise GatewayError("not_found", f"unknown method for models/{spec}; expected {_GEMINI_METHODS}")
+        model, action = spec.rsplit(":", 1)
+        model = model.removeprefix("models/")
+        body = await read_json(request)
+        if action == "countTokens":
+            inner = gemini.get(body, "generateContentRequest", "generate_content_request")
+            exchange = await gemini.parse_generate(core, model, inner if isinstance(inner, dict) else body, stream=False)
+            return JSONResponse({"totalTokens": await core.count_tokens(exchange.req)})
+        if action not in ("generateContent", "streamGenerateContent"):
+            raise GatewayError("not_found", f"unknown method ':{action}'; expected {_GEMINI_METHODS}")
+        stream = action == "streamGenerateContent"
+        if stream and request.query_params.get("alt") != "sse":
+            raise bad("alt", "the local provider streams as server-sent events only; add '?alt=sse'")
+        return await answer(core, request, await gemini.parse_generate(core, model, body, stream=stream))
+
+    @endpoint
+    async def get_model(request: Request) -> Response:
+        model = core.check_model(request.path_params["spec"].removeprefix("models/"), "google")
+        return JSONResponse(gemini.model_object(model, core.backend_name(model)))
+
+    @endpoint
+    async def list_models(request: Request) -> Response:
+        return JSONResponse({"models": [gemini.model_object(m, core.backend_name(m))
+                                        for m in core.known_models.get("google", [])]})
+
+    return [
+        Route("/v1beta/models", list_models, methods=["GET"]),
+        Route("/v1beta/models/{spec:path}", model_action, methods=["POST"]),
+        Route("/v1beta/models/{spec:path}", get_model, methods=["GET"]),
+        Route("/v1/models/{spec:path}", model_action, methods=["POST"]),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------
+# The admin API (/_workbench/*; its one client is workbench.local.admin.Admin)
+# ------------------------------------------------------------------------------------------------
+#: Parsers of ``/_workbench/prompt?api=...``: the request-body kinds it accepts.
+PROMPT_PARSERS: dict[str, Callable[[Core, dict[str, Any]], Awaitable[Exchange]]] = {
+    "openai-chat": openai_chat.parse_chat,
+    "openai-responses": openai_responses.parse_responses,
+    "anthropic": lambda core, body: anthropic_messages.parse_messages(core, body, counting=True),
+    "gemini": lambda core, body: gemini.parse_generate(core, str(body.get("model", "")), body, stream=False),
+}
+
+
+def admin_routes(core: Core) -> list[Route]:
+    """``/_workbench/health``, ``/info``, ``/faults`` and ``/prompt``."""
+
+    async def health(request: Request) -> Response:
+        ok = await core.engine.healthy()
+        return JSONResponse({"status": "ok" if ok else "engine unavailable", "engine": core.engine.url,
+                             "model": core.model_name}, status_code=200 if ok else 503)
+
+    async def info(request: Request) -> Response:
+        return JSONResponse({"model": core.model_name, "engine_url": core.engine.url,
+                             "props": await core.engine.get("/props"), "slots": await core.engine.get("/slots"),
+                             "faults": core.faults.state(),
+                             "default_seed": DEFAULT_SEED, "default_max_tokens": DEFAULT_MAX_TOKENS,
+                             "known_models": core.known_models, "uptime_s": time.time() - core.started})
+
+    async def faults_endpoint(request: Request) -> Response:
+        if request.method == "DELETE":
+            core.faults.configure(FaultConfig())
+        elif request.method in ("PUT", "POST", "PATCH"):
+            try:
+                body = await read_json(request)
+                if request.method == "PUT":
+                    core.faults.configure(parse_faults(body))
+                else:
+                    core.faults.update(**body)
+            except GatewayError as exc:
+                return JSONResponse({"error": exc.message}, status_code=400)
+            except FaultSettingError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(core.faults.state())
+
+    async def prompt_endpoint(request: Request) -> Response:
+        api = request.query_params.get("api", "openai-chat")
+        if api not in PROMPT_PARSERS:
+            return JSONResponse({"error": f"api: expected one of {', '.join(PROMPT_PARSERS)}, got {api!r}"},
+                                status_code=400)
+        try:
+            exchange = await PROMPT_PARSERS[api](core, await read_json(request))
+            prompt = await core.prompt(exchange.req)
+            return JSONResponse({"prompt": prompt,
+                                 "input_tokens": await core.engine_for(exchange.req.model).tokenize(prompt)})
+        except GatewayError as exc:
+            return JSONResponse({"error": exc.message, "param": exc.param}, status_code=exc.status)
+
+    return [
+        Route("/_workbench/health", health, methods=["GET"]),
+        Route("/_workbench/info", info, methods=["GET"]),
+        Route("/_workbench/faults", faults_endpoint, methods=["GET", "PUT", "POST", "PATCH", "DELETE"]),
+        Route("/_workbench/prompt", prompt_endpoint, methods=["POST"]),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------
+# The app
+# ------------------------------------------------------------------------------------------------
+def _known_models() -> dict[str, list[str]]:
+    from workbench import catalog
+
+    table = catalog.models()
+    return {p: sorted(table.loc[table["provider"] == p, "model_id"]) for p in ("openai", "anthropic", "google")}
+
+
+def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None = None) -> Any:
+    """Build the gateway ASGI app in front of the engine at ``engine_url``.
+
+    Routes: the OpenAI, Anthropic and Gemini endpoints plus ``GET /_workbench/health``,
+    ``GET /_workbench/info``, ``GET|PUT|PATCH|DELETE /_workbench/faults`` and
+    ``POST /_workbench/prompt?api=openai-chat|openai-responses|anthropic|gemini``, which returns the
+    exact prompt text (media already turned into text) and its token count for a request body (for
+    Gemini, put the model id in the body as ``"model"``).
+    """
+    core = Core(EngineClient(engine_url, model_name=model_name), faults=faults or FaultInjector(),
+                known_models=_known_models())
+    routes = [*admin_routes(core), *openai_routes(core), *anthropic_routes(core), *gemini_routes(core)]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await core.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.core = core
+    return BackendHeaderMiddleware(app, model_name)

@@ -1,0 +1,268 @@
+"""The gateway's core: which model ids it serves, and generation against the engine behind each.
+
+What all three protocols share, done once:
+
+* model ids: the catalog's ids per provider (and the local model's own id) are accepted; each id is
+  looked up in one table ``model id -> engine`` (:attr:`Core.engines`), so an answer always comes
+  from the engine serving that id;
+* tools: the engine's chat template has none, so a tool call is decided and written under grammar
+  constraints (:meth:`Core.events`): ``tool_choice`` required/named always yields a call to a
+  declared tool with schema-valid arguments; ``auto`` lets the model choose between answering and
+  each tool through a constrained choice. Never a canned call;
+* token counts are the engine's own; ``count_tokens`` tokenizes the very prompt generation would send;
+* sampling defaults: when a request has no seed the gateway sends :data:`.types.DEFAULT_SEED`, so the
+  same request gives the same answer; when it has no token limit the answer is capped at
+  :data:`DEFAULT_MAX_TOKENS`;
+* the first-token delay of fault injection (:mod:`workbench.local.faults`).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from .. import grammar
+from ..faults import FaultInjector
+from .engine_client import EngineClient
+from .errors import GatewayError, bad
+from .types import (
+    DEFAULT_SEED,
+    DEFAULT_TEMPERATURE,
+    LOCAL_MODEL_ID,
+    TOOL_ARGS_MAX_TOKENS,
+    ArgumentsDelta,
+    Done,
+    Event,
+    Generation,
+    GenRequest,
+    Provider,
+    Started,
+    TextDelta,
+    Tool,
+    ToolCall,
+    ToolCallStart,
+    new_id,
+)
+
+__all__ = ["DEFAULT_MAX_TOKENS", "Core", "tool_note", "with_system_note"]
+
+#: Answer length cap (tokens) when a request sets none (OpenAI and Gemini allow that).
+DEFAULT_MAX_TOKENS = 512
+
+
+def tool_note(tools: list[Tool]) -> str:
+    """The system-prompt paragraph that describes the declared tools to the model."""
+    lines = ["You can call these tools (functions):"]
+    for t in tools:
+        desc = f": {t.description}" if t.description else ""
+        lines.append(f"- {t.name}{desc}. Arguments (JSON schema): {json.dumps(t.parameters, separators=(',', ':'))}")
+    return "\n".join(lines)
+
+
+def with_system_note(messages: list[dict[str, str]], note: str) -> list[dict[str, str]]:
+    """Append ``note`` to the system message (adding one at the start if there is none)."""
+    out = [dict(m) for m in messages]
+    if out and out[0]["role"] == "system":
+        out[0]["content"] = f"{out[0]['content']}\n\n{note}" if out[0]["content"] else note
+    else:
+        out.insert(0, {"role": "system", "content": note})
+    return out
+
+
+class Core:
+    """Model ids, engines, tools and faults: what all three protocols share.
+
+    Args:
+        engine: the engine client answering every model id today.
+        faults: the fault injector (off by default).
+        known_models: catalog model ids accepted per provider.
+    """
+
+    def __init__(self, engine: EngineClient, *, faults: FaultInjector,
+                 known_models: dict[str, list[str]]) -> None:
+        self.engine = engine
+        self.model_name = engine.model_name
+        self.faults = faults
+        self.known_models = known_models
+        #: Which engine answers each served model id.
+        self.engines: dict[str, EngineClient] = {m: engine for ids in known_models.values() for m in ids}
+        self.engines[LOCAL_MODEL_ID] = engine
+        self.started = time.time()
+
+    # -- model ids -------------------------------------------------------------------------------
+    def check_model(self, model: Any, provider: Provider, param: str = "model") -> str:
+        """Accept a catalog model id of ``provider`` (or the local model's id); else 404/400."""
+        if not isinstance(model, str) or not model:
+            raise bad(param, "a model id (string) is required")
+        if model in self.known_models.get(provider, []) or model == LOCAL_MODEL_ID:
+            return model
+        known = ", ".join(self.known_models.get(provider, []) + [LOCAL_MODEL_ID])
+        raise GatewayError(
+            "not_found",
+            f"The model '{model}' does not exist or is not served by the local provider. "
+            f"Known {provider} models (all answered by {self.model_name}): {known}",
+            param=param,
+        )
+
+    def engine_for(self, model: str) -> EngineClient:
+        """The engine serving ``model`` (a checked id)."""
+        return self.engines[model]
+
+    def backend_name(self, model: str) -> str:
+        """Human-readable name of the real model answering ``model``."""
+        return self.engine_for(model).model_name
+
+    # -- prompts -----------------------------------------------------------------------------------
+    def prompt_messages(self, req: GenRequest) -> list[dict[str, str]]:
+        """The messages of the answering step (tools described in the system prompt)."""
+        if req.tools and req.tool_choice.mode != "none":
+            return with_system_note(req.messages, tool_note(req.tools))
+        return req.messages
+
+    def check_messages(self, req: GenRequest) -> None:
+        """A request needs at least one non-system message."""
+        if not any(m["role"] != "system" for m in req.messages):
+            raise bad("messages", "at least one user message is required")
+
+    async def prompt(self, req: GenRequest) -> str:
+        """The exact prompt text generation would send for ``req``."""
+        self.check_messages(req)
+        return await self.engine_for(req.model).render(self.prompt_messages(req))
+
+    async def count_tokens(self, req: GenRequest) -> int:
+        """Input tokens of ``req``: the engine's tokenizer on the exact prompt generation would send."""
+        return await self.engine_for(req.model).tokenize(await self.prompt(req))
+
+    # -- generation --------------------------------------------------------------------------------
+    def _sampling(self, req: GenRequest, max_tokens: int) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "n_predict": max_tokens,
+            "temperature": DEFAULT_TEMPERATURE if req.temperature is None else req.temperature,
+            "seed": DEFAULT_SEED if req.seed is None else req.seed,
+            "cache_prompt": True,
+        }
+        if req.top_p is not None:
+            params["top_p"] = req.top_p
+        if req.top_k is not None:
+            params["top_k"] = req.top_k
+        return params
+
+    async def delay_first_token(self) -> None:
+        """Sleep the configured first-token delay (fault injection), if any."""
+        delay = self.faults.config.first_token_delay
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _choose_tool(self, engine: EngineClient, req: GenRequest,
+                           messages: list[dict[str, str]]) -> tuple[str | None, int, int]:
+        """The tool to call (None: answer in text) and the prompt/completion tokens the choice used.
+
+        Named: that tool. Required with one tool: it. Otherwise the model picks under a grammar among
+        the tool names (and, for auto, a "reply in text" option).
+        """
+        names = [t.name for t in req.tools]
+        if req.tool_choice.mode == "named":
+            return req.tool_choice.name, 0, 0
+        reply = next(o for o in ("reply", "answer", "respond", "text_reply") if o not in names)
+        options = names + ([reply] if req.tool_choice.mode == "auto" else [])
+        if len(options) == 1:
+            return options[0], 0, 0
+        instruction = (
+            "Decide how to handle the last message: answer with the name of the tool to call"
+            + (f", or '{reply}' to reply in text without a tool." if req.tool_choice.mode == "auto" else ".")
+        )
+        prompt = await engine.render(messages + [{"role": "user", "content": instruction}])
+        text, final = await engine.complete(
+            {"prompt": prompt, "grammar": grammar.choice_grammar(options), **self._sampling(req, 32)}, param="tools")
+        chosen = text.strip() if text.strip() in names else None
+        return chosen, int(final.get("tokens_evaluated", 0)), int(final.get("tokens_predicted", 0))
+
+    async def events(self, req: GenRequest) -> AsyncIterator[Event]:
+        """Generate the answer to ``req`` as events.
+
+        :class:`Started` (with the prompt token count) when the first token is ready, then text
+        deltas, or a :class:`ToolCallStart` and argument deltas, then :class:`Done`.
+        Token counts add up every engine step.
+        """
+        self.check_messages(req)
+        engine = self.engine_for(req.model)
+        max_tokens = DEFAULT_MAX_TOKENS if req.max_tokens is None else req.max_tokens
+        await self.delay_first_token()
+        messages = self.prompt_messages(req)
+        chosen: str | None = None
+        used_prompt = used_completion = 0
+        if req.tools and req.tool_choice.mode != "none":
+            chosen, used_prompt, used_completion = await self._choose_tool(engine, req, messages)
+        if chosen is not None:
+            tool = next(t for t in req.tools if t.name == chosen)
+            prompt = await engine.render(messages + [{
+                "role": "user", "content": f"Call the tool {tool.name} now: write only its arguments as a JSON object."}])
+            schema = grammar.object_schema(tool.parameters)
+            payload = {"prompt": prompt, "json_schema": grammar.bounded_schema(schema),
+                       **self._sampling(req, TOOL_ARGS_MAX_TOKENS)}
+            call = ToolCall(id=new_id(req.call_id_prefix), name=tool.name, arguments="")
+            async for event in self._decode(engine, payload, "tools", used_prompt, used_completion, call, schema):
+                yield event
+            return
+        prompt = await engine.render(messages)
+        payload = {"prompt": prompt, **self._sampling(req, max_tokens)}
+        if req.stop:
+            payload["stop"] = req.stop
+        if req.json_schema is not None:
+            payload["json_schema"] = grammar.bounded_schema(req.json_schema, max_string=1000, max_items=20)
+        param = req.json_param if req.json_schema is not None else None
+        async for event in self._decode(engine, payload, param, used_prompt, used_completion):
+            yield event
+
+    async def _decode(self, engine: EngineClient, payload: dict[str, Any], param: str | None,
+                      used_prompt: int, used_completion: int, call: ToolCall | None = None,
+                      call_schema: dict[str, Any] | None = None) -> AsyncIterator[Event]:
+        """Stream one engine completion as events: text, or the arguments of ``call`` (checked
+        against ``call_schema``)."""
+        parts: list[str] = []
+        final: dict[str, Any] = {}
+        started = False
+        async for chunk in engine.stream(payload, param=param):
+            if not started:
+                started = True
+                yield Started(used_prompt + int(chunk.get("tokens_evaluated", 0)))
+                if call is not None:
+                    yield ToolCallStart(call.id, call.name)
+            if chunk.get("content"):
+                parts.append(chunk["content"])
+                yield ArgumentsDelta(chunk["content"]) if call is not None else TextDelta(chunk["content"])
+            if chunk.get("stop"):
+                final = chunk
+        prompt_tokens = used_prompt + int(final.get("tokens_evaluated", 0))
+        completion_tokens = used_completion + int(final.get("tokens_predicted", 0))
+        if call is not None:
+            call.arguments = "".join(parts)
+            try:
+                grammar.validate(call.arguments, call_schema or {})
+            except ValueError as exc:
+                raise GatewayError("server", f"the constrained tool call for {call.name} did not produce "
+                                             f"schema-valid arguments within {TOOL_ARGS_MAX_TOKENS} tokens ({exc})") from None
+            yield Done(Generation(tool_call=call, finish="tool_call", prompt_tokens=prompt_tokens,
+                                  completion_tokens=completion_tokens))
+            return
+        stop_type = final.get("stop_type", "eos")
+        finish: Literal["stop", "length", "stop_sequence"] = (
+            "length" if stop_type == "limit" else "stop_sequence" if stop_type == "word" else "stop")
+        yield Done(Generation(
+            text="".join(parts), finish=finish,
+            stop_sequence=final.get("stopping_word") or None if finish == "stop_sequence" else None,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
+
+    async def generate(self, req: GenRequest) -> Generation:
+        """Generate the whole answer (the events collected)."""
+        async for event in self.events(req):
+            if isinstance(event, Done):
+                return event.generation
+        raise GatewayError("server", "the generation ended without a result")  # pragma: no cover
+
+    async def close(self) -> None:
+        """Close every engine connection pool."""
+        for engine in set(self.engines.values()):
+            await engine.close()
