@@ -140,6 +140,61 @@ def test_breakeven_errors_name_the_parameter() -> None:
         costs.breakeven(1, 10, 0.5, api_price_per_mtok=0)
 
 
+def test_s2_self_hosting_rederives_the_claims_from_three_inputs() -> None:
+    api = {"gpt-5.5": 12.0, "gpt-4o-mini": 0.3}
+    s2 = costs.s2_self_hosting(2.0, 1000, 0.5, api, hours_per_month=730)
+    per_mtok = 2.0 / (1000 * 3600 * 0.5) * 1e6          # $1.11 per 1M tokens
+    assert s2.cost_per_mtok == pytest.approx(per_mtok)
+    assert s2.claimed_cost == (catalog.claim("s2_selfhost_low"), catalog.claim("s2_selfhost_high")) == (0.5, 1.0)
+    assert s2.claimed_breakeven == (5e6, 1e7)
+    # the throughput at which $2/h gives S2's $0.50 and $1.00
+    assert s2.needed_tps == pytest.approx((per_mtok * 1000 / 0.5, per_mtok * 1000 / 1.0))
+    assert s2.monthly_rent == pytest.approx(1460.0)
+    assert s2.first_beaten == "gpt-5.5" and not s2.breakevens["gpt-4o-mini"].beats_api
+    assert s2.dearest_api == "gpt-5.5"
+    # S2's 5M and 10M tokens a month pay $1,460 only at $292 and $146 per 1M tokens
+    assert s2.api_price_needed == pytest.approx((1460 / 5, 1460 / 10))
+    assert s2.hourly_needed == pytest.approx((5 * 12 / 730, 10 * 12 / 730))
+    ids = [c.claim_id for c in s2.checks]
+    assert ids == ["s2_selfhost_low", "s2_selfhost_high", "s2_breakeven_low", "s2_breakeven_high"]
+    assert not any(c.agrees for c in s2.checks)          # $1.11 is outside 0.50-1.00 by more than 5 %
+    assert s2.checks[2].derived == pytest.approx(1460 / 12 * 1e6)
+    cheap = costs.s2_self_hosting(2.0, 1000, 0.5, {"gpt-4o-mini": 0.3})
+    assert cheap.first_beaten is None and len(cheap.checks) == 2
+    with pytest.raises(ValueError, match="api_prices"):
+        costs.s2_self_hosting(2.0, 1000, 0.5, {})
+    with pytest.raises(ValueError, match="utilisation"):
+        costs.s2_self_hosting(2.0, 1000, 0, api)
+
+
+def test_output_share_and_quoted_models() -> None:
+    assert costs.output_share(1000, 300) == pytest.approx(300 / 1300)
+    assert costs.output_share(0, 5) == 1.0
+    with pytest.raises(ValueError, match="output_tokens"):
+        costs.output_share(0, 0)
+    with pytest.raises(ValueError, match="input_tokens"):
+        costs.output_share(-1, 3)
+    latest = costs.quoted_models()
+    table = catalog.prices()
+    assert latest == sorted(table.loc[table["observed"] == table["observed"].max(), "model_id"].unique())
+    assert "gpt-4o" in costs.quoted_models("2024-11-30")
+    with pytest.raises(costs.NoPriceError, match="price_date: no price .* 1999-01-01"):
+        costs.quoted_models("1999-01-01", param="price_date")
+
+
+def test_price_disputes_and_the_largest_cut() -> None:
+    disputes = costs.price_disputes()
+    gpt4o = disputes[disputes["model_id"] == "gpt-4o"]
+    assert set(gpt4o["source_id"]) >= {"S0", "S1"}          # S0 and S1 disagree on GPT-4o in Nov 2024
+    for _, g in disputes.groupby(["model_id", "observed"]):
+        assert len(g[["input_per_mtok", "output_per_mtok"]].drop_duplicates()) > 1
+    cut = costs.largest_price_cut()
+    rows = costs.price_history([cut.model_id])
+    assert cut.from_usd == rows.loc[rows["observed"] == rows["observed"].min(), "input_per_mtok"].max()
+    assert cut.to_usd == rows.loc[rows["observed"] > rows["observed"].min(), "input_per_mtok"].min()
+    assert 0 < cut.fall < 1 and cut.from_date < cut.to_date
+
+
 def test_check_claim_verdicts() -> None:
     claimed = catalog.claim("s2_cheaper_pct")
     assert costs.check_claim("s2_cheaper_pct", claimed * 1.04).agrees

@@ -15,6 +15,11 @@ is the first divided by the second; it beats an API price ``p`` (USD per 1M toke
 volume ``fixed / p`` upwards, which is within the deployment's capacity exactly when its cost per 1M
 tokens is below ``p``. One throughput figure for prompt and generated tokens is a simplification (prompt
 tokens are processed much faster than tokens are generated): pass the throughput of your own mix.
+:func:`s2_self_hosting` re-derives S2's self-hosting claims (cost per 1M tokens, break-even volume) from
+those three inputs; chapters 05 (with a measured throughput) and 08 (with an assumed one) both call it.
+
+Price history: :func:`price_history` (every quote), :func:`price_disputes` (model-dates whose sources
+disagree), :func:`largest_price_cut`, :func:`quoted_models` (the models quoted on a date).
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from . import catalog, tokens
+from . import catalog, params, tokens
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -37,19 +42,26 @@ __all__ = [
     "ClaimCheck",
     "NoPriceError",
     "PriceConflictWarning",
+    "PriceCut",
     "PriceQuote",
     "PriceRow",
+    "SelfHostingClaims",
     "as_date",
     "blended_price",
     "breakeven",
     "check_claim",
+    "largest_price_cut",
     "latest_price_date",
     "mix_table",
+    "output_share",
+    "price_disputes",
     "price_history",
     "price_on",
     "price_quotes",
+    "quoted_models",
     "request_cost",
     "routing_cost",
+    "s2_self_hosting",
     "self_host_cost_per_mtok",
     "workload_cost",
 ]
@@ -139,6 +151,47 @@ class ClaimCheck:
                 "verdict": "agrees" if self.agrees else "disagrees"}
 
 
+@dataclass(frozen=True)
+class PriceCut:
+    """A model's largest recorded price fall: its first input price and the lowest quoted after it."""
+
+    model_id: str
+    from_usd: float            #: input USD per 1M on the first observation date (highest quote that day)
+    from_date: date
+    to_usd: float              #: the lowest input price quoted after that date
+    to_date: date
+
+    @property
+    def fall(self) -> float:
+        """The cut as a fraction of the first price."""
+        return 1 - self.to_usd / self.from_usd
+
+
+@dataclass(frozen=True)
+class SelfHostingClaims:
+    """S2's self-hosting claims (Qwen2.5-VL-72B) re-derived for one deployment and a set of API prices.
+
+    Pairs follow S2's low and high claim: ``claimed_cost`` (USD per 1M tokens) and ``claimed_breakeven``
+    (tokens a month); ``needed_tps`` is the throughput at which this GPU price gives each claimed cost;
+    ``api_price_needed`` the API price at which each claimed volume pays the monthly rent;
+    ``hourly_needed`` the GPU price per hour at which each claimed volume breaks even against the dearest
+    API. ``checks`` hold the cost claims and, when the deployment beats some API, the break-even claims
+    against the one it beats soonest (``first_beaten``).
+    """
+
+    cost_per_mtok: float
+    breakevens: Mapping[str, Breakeven]
+    claimed_cost: tuple[float, float]
+    claimed_breakeven: tuple[float, float]
+    needed_tps: tuple[float, float]
+    monthly_rent: float
+    first_beaten: str | None
+    dearest_api: str
+    api_price_needed: tuple[float, float]
+    hourly_needed: tuple[float, float]
+    checks: tuple[ClaimCheck, ...]
+
+
 # --------------------------------------------------------------------------------------------
 # Validation helpers
 # --------------------------------------------------------------------------------------------
@@ -159,17 +212,8 @@ def as_date(on: date | datetime | str | None, param: str = "on") -> date:
 
 
 def _count(value: object, param: str) -> int:
-    """A non-negative whole number (tokens, documents, images), or ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{param}: expected a non-negative whole number, got {value!r}")
-    return int(value)
-
-
-def _positive(value: object, param: str) -> float:
-    """A finite positive number, or ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{param}: expected a positive number, got {value!r}")
-    return float(value)
+    """A non-negative whole number (tokens, documents, images), or ParameterError naming the parameter."""
+    return params.count(value, param, minimum=0)
 
 
 def _check_on_conflict(on_conflict: str) -> None:
@@ -185,6 +229,19 @@ def latest_price_date() -> date:
     return catalog.prices()["observed"].max().date()
 
 
+def quoted_models(on: date | str | None = None, *, param: str = "on") -> list[str]:
+    """Model ids quoted on the last observation date on or before ``on`` (None: the latest date), sorted.
+
+    Raises :class:`NoPriceError` naming ``param`` when no quote is that old.
+    """
+    day = as_date(on, param=param)
+    table = catalog.prices()
+    seen = table[table["observed"].dt.date <= day]
+    if seen.empty:
+        raise NoPriceError(f"{param}: no price in data/prices.csv is dated on or before {day.isoformat()}")
+    return sorted(seen.loc[seen["observed"] == seen["observed"].max(), "model_id"].unique())
+
+
 def price_history(models: Iterable[str] | None = None) -> pd.DataFrame:
     """Every price observation (optionally of some models), with each model's provider and name."""
     table = catalog.prices()
@@ -194,6 +251,32 @@ def price_history(models: Iterable[str] | None = None) -> pd.DataFrame:
     out = table.merge(info, on="model_id", how="left")
     out["observed"] = pd.to_datetime(out["observed"])
     return out.sort_values(["provider", "model_id", "observed", "source_id"]).reset_index(drop=True)
+
+
+def price_disputes(history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The rows of :func:`price_history` (or of ``history``) on model-dates whose sources quote different prices."""
+    hist = price_history() if history is None else history
+    return (hist.groupby(["model_id", "observed"])
+                .filter(lambda g: g[["input_per_mtok", "output_per_mtok"]].drop_duplicates().shape[0] > 1))
+
+
+def largest_price_cut(history: pd.DataFrame | None = None) -> PriceCut:
+    """The model whose input price fell the most (first observation against the lowest quote after it)."""
+    hist = price_history() if history is None else history
+
+    def fall(group: pd.DataFrame) -> float:
+        by_date = group.groupby("observed")["input_per_mtok"].min().sort_index()
+        return float(by_date.iloc[0] / by_date.min()) if len(by_date) > 1 else 1.0
+
+    model = str(hist.groupby("model_id")[["observed", "input_per_mtok"]].apply(fall).idxmax())
+    rows = hist[hist["model_id"] == model]
+    first = rows[rows["observed"] == rows["observed"].min()]
+    later = rows[rows["observed"] > rows["observed"].min()].sort_values(["input_per_mtok", "observed"])
+    if later.empty:
+        raise NoPriceError("history: no model has a second observation date, so no price has fallen")
+    low = later.iloc[0]
+    return PriceCut(model, float(first["input_per_mtok"].max()), first["observed"].max().date(),
+                    float(low["input_per_mtok"]), low["observed"].date())
 
 
 def price_quotes(model_id: str, on: date | str | None = None, source: str | None = None) -> list[PriceQuote]:
@@ -296,6 +379,13 @@ def request_cost(model_id: str, input_tokens: int, output_tokens: int, on: date 
     price = price_on(model_id, on, source, on_conflict=on_conflict)
     image_usd, image_tokens = _image_cost(model_id, price, n_img, image_size)
     return ((n_in + image_tokens) * price.input_per_mtok + n_out * price.output_per_mtok) / 1e6 + image_usd
+
+
+def output_share(input_tokens: int, output_tokens: int) -> float:
+    """The share of a request's tokens that are output tokens, ``output / (input + output)``."""
+    n_in = _count(input_tokens, "input_tokens")
+    n_out = params.count(output_tokens, "output_tokens", minimum=0 if n_in else 1)
+    return n_out / (n_in + n_out)
 
 
 def blended_price(model_id: str, output_share: float, on: date | str | None = None, *,
@@ -402,11 +492,9 @@ def routing_cost(routes: Mapping[str, int], *, input_tokens: int, output_tokens:
 def self_host_cost_per_mtok(gpu_cost_per_hour: float, tokens_per_second: float, utilisation: float) -> float:
     """USD per 1M tokens of a deployment costing ``gpu_cost_per_hour`` that serves ``tokens_per_second``
     at full load and is busy a fraction ``utilisation`` (0-1] of the time."""
-    cost = _positive(gpu_cost_per_hour, "gpu_cost_per_hour")
-    tps = _positive(tokens_per_second, "tokens_per_second")
-    util = _positive(utilisation, "utilisation")
-    if util > 1:
-        raise ValueError(f"utilisation: expected a fraction in (0, 1], got {utilisation!r}")
+    cost = params.positive(gpu_cost_per_hour, "gpu_cost_per_hour")
+    tps = params.positive(tokens_per_second, "tokens_per_second")
+    util = params.fraction(utilisation, "utilisation")
     return cost / (tps * 3600 * util) * 1e6
 
 
@@ -415,8 +503,8 @@ def breakeven(gpu_cost_per_hour: float, tokens_per_second: float, utilisation: f
     """Self-hosting against an API price: cost per 1M tokens, monthly fixed cost and capacity, and the
     monthly token volume from which self-hosting is cheaper (None when it never is within capacity)."""
     per_mtok = self_host_cost_per_mtok(gpu_cost_per_hour, tokens_per_second, utilisation)
-    api = _positive(api_price_per_mtok, "api_price_per_mtok")
-    hours = _positive(hours_per_month, "hours_per_month")
+    api = params.positive(api_price_per_mtok, "api_price_per_mtok")
+    hours = params.positive(hours_per_month, "hours_per_month")
     fixed = float(gpu_cost_per_hour) * hours
     capacity = float(tokens_per_second) * 3600 * hours * float(utilisation)
     volume = fixed / api * 1e6
@@ -428,6 +516,42 @@ def breakeven(gpu_cost_per_hour: float, tokens_per_second: float, utilisation: f
     )
 
 
+def s2_self_hosting(gpu_cost_per_hour: float, tokens_per_second: float, utilisation: float,
+                    api_prices: Mapping[str, float], *, rel_tol: float = 0.05,
+                    hours_per_month: float = HOURS_PER_MONTH) -> SelfHostingClaims:
+    """S2's self-hosting arithmetic for one rented deployment against ``api_prices`` (model -> USD per 1M).
+
+    S2 says self-hosting Qwen2.5-VL-72B costs $0.50-1.00 per 1M tokens and breaks even at 5-10M tokens a
+    month (``claims.csv``); both follow from the GPU's hourly price, its throughput and its utilisation.
+    See :class:`SelfHostingClaims` for what is derived; ``rel_tol`` is the agreement tolerance of the checks.
+    """
+    if not isinstance(api_prices, Mapping) or not api_prices:
+        raise params.ParameterError("api_prices", "a mapping of model id -> API USD per 1M tokens", api_prices)
+    be = {m: breakeven(gpu_cost_per_hour, tokens_per_second, utilisation, api_price_per_mtok=p,
+                       hours_per_month=hours_per_month) for m, p in api_prices.items()}
+    cost = self_host_cost_per_mtok(gpu_cost_per_hour, tokens_per_second, utilisation)
+    claimed_cost = (catalog.claim("s2_selfhost_low"), catalog.claim("s2_selfhost_high"))
+    claimed_be = (catalog.claim("s2_breakeven_low"), catalog.claim("s2_breakeven_high"))
+    per_tps = self_host_cost_per_mtok(gpu_cost_per_hour, 1.0, utilisation)
+    rent = float(gpu_cost_per_hour) * hours_per_month
+    first = min((m for m in be if be[m].beats_api), key=lambda m: be[m].breakeven_tokens_per_month or 0.0,
+                default=None)
+    dearest = max(api_prices, key=lambda m: api_prices[m])
+    checks = [check_claim(c, cost, rel_tol=rel_tol) for c in ("s2_selfhost_low", "s2_selfhost_high")]
+    if first is not None:
+        checks += [check_claim(c, float(be[first].breakeven_tokens_per_month or 0.0), rel_tol=rel_tol)
+                   for c in ("s2_breakeven_low", "s2_breakeven_high")]
+    return SelfHostingClaims(
+        cost_per_mtok=cost, breakevens=be, claimed_cost=claimed_cost, claimed_breakeven=claimed_be,
+        needed_tps=(per_tps / claimed_cost[0], per_tps / claimed_cost[1]), monthly_rent=rent,
+        first_beaten=first, dearest_api=dearest,
+        api_price_needed=(rent / claimed_be[0] * 1e6, rent / claimed_be[1] * 1e6),
+        hourly_needed=(claimed_be[0] * api_prices[dearest] / 1e6 / hours_per_month,
+                       claimed_be[1] * api_prices[dearest] / 1e6 / hours_per_month),
+        checks=tuple(checks),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Claims
 # --------------------------------------------------------------------------------------------
@@ -436,8 +560,7 @@ def check_claim(claim_id: str, derived: float, *, rel_tol: float = 0.05) -> Clai
     value = catalog.claim(claim_id)
     if isinstance(derived, bool) or not isinstance(derived, numbers.Real) or not math.isfinite(derived):
         raise ValueError(f"derived: expected a finite number for {claim_id!r}, got {derived!r}")
-    if not 0 <= rel_tol < 1:
-        raise ValueError(f"rel_tol: expected a fraction in [0, 1), got {rel_tol!r}")
+    params.tolerance(rel_tol, "rel_tol")
     row = catalog.claims().set_index("claim_id").loc[claim_id]
     diff = float(derived) - value
     rel = diff / value

@@ -51,6 +51,7 @@ from . import catalog, paths
 
 __all__ = [
     "ENCODINGS",
+    "METHOD_LABELS",
     "ImageTokens",
     "NoDocumentedRuleError",
     "TokenizerUnavailableError",
@@ -276,6 +277,13 @@ def _provider(model: str) -> str:
 
 Method = Literal["openai_tile", "openai_patch", "anthropic_patch", "anthropic_area", "gemini_tile",
                  "gemini_budget"]
+
+#: How each method counts, in words (for tables and figures).
+METHOD_LABELS: dict[str, str] = {
+    "openai_tile": "512-px tiles", "openai_patch": "32-px patches × multiplier",
+    "anthropic_patch": "28-px patches", "anthropic_area": "w × h / 750 (earlier wording)",
+    "gemini_tile": "768-px tiles", "gemini_budget": "fixed budget (media_resolution high)",
+}
 
 
 def image_method(model: str) -> Method:
