@@ -5,13 +5,14 @@ import json
 from collections import Counter
 
 import pytest
+from workbench import catalog
 from workbench.catalog import UnknownNameError
 from workbench.evals import tasks
 from workbench.evals.data import Item
 from workbench.evals.tasks import check_tasks, get_task, needle_task, stratified_sample
 
 SIZES = {"mmlu": 14042, "arc_challenge": 1172, "hellaswag": 10042, "gsm8k": 1319, "math500": 500,
-         "humaneval": 164, "json_only": 1172}
+         "humaneval": 164, "humaneval_evalplus": 164, "mbpp": 500, "json_only": 1172}
 
 
 @pytest.mark.parametrize(("name", "size"), SIZES.items())
@@ -115,3 +116,89 @@ def test_unknown_task_names_the_parameter() -> None:
         check_tasks(["mmlu", "mmlu_pro"])
     with pytest.raises(UnknownNameError, match="task"):
         get_task("gsm8")
+
+
+# -- the benchmark each task measures ------------------------------------------------------------
+
+#: Benchmarks our tasks measure that data/benchmarks.csv does not list yet (no published score uses them).
+NOT_IN_CATALOG_YET = {"ARC-Challenge", "HellaSwag", "MBPP"}
+
+
+def test_every_task_names_the_benchmark_it_measures() -> None:
+    known = set(catalog.benchmarks()["benchmark"])
+    expected = {"mmlu": "MMLU", "arc_challenge": "ARC-Challenge", "hellaswag": "HellaSwag", "gsm8k": "GSM8K",
+                "math500": "MATH", "humaneval": "HumanEval", "humaneval_evalplus": "HumanEval", "mbpp": "MBPP",
+                "json_only": None, "needle": None}
+    assert {name: get_task(name).benchmark for name in tasks.TASK_NAMES} == expected
+    for name, bench in expected.items():
+        assert bench is None or bench in known or bench in NOT_IN_CATALOG_YET, (name, bench)
+    assert "MATH-500" in get_task("math500").benchmark_note and get_task("mmlu").benchmark_note == ""
+    assert needle_task([300], [0.5], 1).benchmark is None
+
+
+def test_code_tasks_name_their_prompt_format() -> None:
+    assert get_task("humaneval").options["prompt_format"] == "simple-evals"
+    for name in ("humaneval_evalplus", "mbpp"):
+        options = get_task(name).options
+        assert options["prompt_format"] == "evalplus"
+        assert "github.com/evalplus/evalplus" in options["documented_at"]
+        assert options["instruction"] == tasks.EVALPLUS_INSTRUCTION
+
+
+# -- EvalPlus's instruct prompt: HumanEval and MBPP -------------------------------------------------
+
+def test_evalplus_prompts_are_evalplus_chat_messages() -> None:
+    he = get_task("humaneval_evalplus")
+    item = he.items()[0]
+    assert he.prompt(item) == (
+        "Please provide a self-contained Python script that solves the following problem in a markdown "
+        "code block:\n```python\n" + item.fields["prompt"].strip() + "\n```")
+    assert get_task("humaneval").prompt(item).startswith("Read the following function signature")
+    mbpp = get_task("mbpp")
+    first = mbpp.items()[0]
+    assert first.id == "Mbpp/11" and first.fields["entry_point"] == "remove_Occ"
+    assert mbpp.prompt(first) == (
+        tasks.EVALPLUS_INSTRUCTION + '\n```python\n"""\nWrite a python function to remove first and last '
+        'occurrence of a given character from the string.\nassert remove_Occ("hello","l") == "heo"\n"""\n```')
+
+
+#: Recorded replies of Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, llama.cpp, temperature 0) to the EvalPlus
+#: prompt: it restates the whole function with its docstring in one fenced block.
+QWEN_EVALPLUS_REPLIES = {
+    "HumanEval/0": (
+        "```python\nfrom typing import List\n\n\ndef has_close_elements(numbers: List[float], threshold: float) "
+        "-> bool:\n    \"\"\" Check if in given list of numbers, are any two numbers closer to each other than\n"
+        "    given threshold.\n    >>> has_close_elements([1.0, 2.0, 3.0], 0.5)\n    False\n    >>> "
+        "has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)\n    True\n    \"\"\"\n    for i in "
+        "range(len(numbers)):\n        for j in range(i + 1, len(numbers)):\n            if abs(numbers[i] - "
+        "numbers[j]) < threshold:\n                return True\n    return False\n```"),
+    "HumanEval/2": (
+        "```python\ndef truncate_number(number: float) -> float:\n    \"\"\" Given a positive floating point "
+        "number, it can be decomposed into\n    and integer part (largest integer smaller than given number) "
+        "and decimals\n    (leftover part always smaller than 1).\n\n    Return the decimal part of the "
+        "number.\n    >>> truncate_number(3.5)\n    0.5\n    \"\"\"\n    return number - int(number)\n```"),
+}
+
+
+def test_humaneval_evalplus_scores_recorded_qwen_replies() -> None:
+    he = {i.id: i for i in get_task("humaneval_evalplus").items()}
+    task = get_task("humaneval_evalplus")
+    for item_id, reply in QWEN_EVALPLUS_REPLIES.items():
+        score = task.score(he[item_id], reply)
+        assert score.value == 1.0, (item_id, score.details)
+        assert "def " in score.extracted
+    # the same reply for the wrong problem fails its tests
+    assert task.score(he["HumanEval/2"], QWEN_EVALPLUS_REPLIES["HumanEval/0"]).value == 0.0
+
+
+def test_mbpp_reference_solutions_pass_and_wrong_code_fails() -> None:
+    task = get_task("mbpp")
+    for item in task.sample(5, seed=0) + [i for i in task.items() if i.fields["setup"]]:
+        reply = ("Here is the function:\n\n```python\n" + item.fields["canonical_solution"].replace("\r\n", "\n")
+                 + "\n```\n\nIt passes the example test.")
+        score = task.score(item, reply)
+        assert score.value == 1.0, (item.id, score.details)
+    first = task.items()[0]
+    wrong = "```python\ndef remove_Occ(s, ch):\n    return s.replace(ch, '', 1)\n```"  # only the first one
+    score = task.score(first, wrong)
+    assert score.value == 0.0 and score.details["status"] == "failed"

