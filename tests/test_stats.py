@@ -112,3 +112,55 @@ def test_paired_comparison_bad_input() -> None:
         stats.paired_comparison([1, 0], [1])
     with pytest.raises(ValueError, match=r"a_correct\[1\]"):
         stats.paired_comparison([1, 2], [1, 0])
+
+
+# --------------------------------------------------------------------------------------------
+# Power: items needed and the smallest resolvable gap, one model for both
+# --------------------------------------------------------------------------------------------
+
+
+def test_sample_size_for_the_largest_effects_is_closed_form() -> None:
+    # Each arcsine-transformed score has variance 1/n, their difference 2/n: n = 2 ((z_.975 + z_.8) / h)^2.
+    z = norm.ppf(0.975) + norm.ppf(0.8)
+    h = 2 * math.asin(math.sqrt(0.75)) - 2 * math.asin(math.sqrt(0.25))
+    assert stats.sample_size_for_gap(0.25, 0.5) == math.ceil(2 * (z / h) ** 2)  # statsmodels solves this one
+    # 0 % vs 100 %: h = pi, where statsmodels' root finder gives up; the closed form answers
+    assert stats.sample_size_for_gap(0.0, 1.0) == math.ceil(2 * (z / math.pi) ** 2) == 2
+    assert stats.sample_size_for_gap(1.0, -1.0) == 2
+
+
+def test_detectable_effect_is_cohens_h_for_n_items() -> None:
+    # n = 2 ((z_.975 + z_.8) / h)^2 per group, so h = 2.8016 * sqrt(2 / n) (up to the far tail)
+    z = norm.ppf(0.975) + norm.ppf(0.8)
+    for n in (30, 164, 14_042):
+        assert stats.detectable_effect(n) == pytest.approx(z * math.sqrt(2 / n), rel=1e-3)
+    assert stats.detectable_effect(100, alpha=0.01) > stats.detectable_effect(100)
+    with pytest.raises(ValueError, match="n must"):
+        stats.detectable_effect(1)
+    with pytest.raises(ValueError, match="power"):
+        stats.detectable_effect(100, power=1.0)
+
+
+@pytest.mark.parametrize(("p", "n"), [(0.91, 164), (0.59, 448), (0.887, 14_042), (0.5, 30), (0.25, 100)])
+def test_detectable_gap_inverts_sample_size_for_gap(p: float, n: int) -> None:
+    for direction, sign in (("above", 1), ("below", -1)):
+        gap = stats.detectable_gap(p, n, direction=direction)
+        if math.isnan(gap):
+            continue
+        # that gap needs about n items, and a gap half a point smaller needs more
+        assert abs(stats.sample_size_for_gap(p, sign * gap) - n) <= max(1, n // 1000)
+        assert stats.sample_size_for_gap(p, sign * (gap - 0.005)) > n
+
+
+def test_detectable_gap_known_values_and_edges() -> None:
+    # 388 items per model resolve 50 % vs 60 % (test_sample_size_known_value), in both directions
+    assert stats.detectable_gap(0.5, 388) == pytest.approx(0.1, abs=0.001)
+    assert stats.detectable_gap(0.6, 388, direction="below") == pytest.approx(0.1, abs=0.001)
+    assert stats.detectable_gap(0.85, 164) > stats.detectable_gap(0.85, 1_000) > stats.detectable_gap(0.85, 14_042)
+    assert stats.detectable_gap(0.0, 2) == pytest.approx(0.97, abs=0.01)  # h = 2.8 * sqrt(2 / 2) on 2 items
+    assert math.isnan(stats.detectable_gap(0.5, 2))  # beyond 100 %
+    assert math.isnan(stats.detectable_gap(0.05, 3, direction="below"))  # even 0 % cannot be told apart
+    with pytest.raises(ValueError, match="p must"):
+        stats.detectable_gap(50, 10)
+    with pytest.raises(ValueError, match="direction"):
+        stats.detectable_gap(0.5, 10, direction="up")

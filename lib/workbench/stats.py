@@ -1,17 +1,29 @@
-"""Small-sample statistics for benchmark scores: intervals, tests, sample sizes.
+"""Small-sample statistics for benchmark scores: intervals, tests, power and sample sizes.
 
 Everything here is a thin, documented wrapper over ``statsmodels`` so the notebooks can ask
 plain questions ("is a 1.8-point gap on 164 items distinguishable from noise?") and get one
-number back.  Proportions are fractions in [0, 1]; functions that take or return percentages say
-so in their name or docstring (``score_interval``).
+number back:
+
+* intervals: :func:`wilson_interval`, :func:`score_interval` (a published percentage);
+* tests: :func:`two_proportion_test` (independent samples), :func:`paired_comparison` (McNemar,
+  two models on the same items);
+* power, one model for all of them (Cohen's arcsine effect size ``h``, a two-sided test,
+  independent samples of equal size): :func:`sample_size_for_gap` (items needed per model for a
+  gap), :func:`detectable_effect` and :func:`detectable_gap` (the smallest gap ``n`` items resolve).
+
+Proportions are fractions in [0, 1]; functions that take or return percentages say so in their
+name or docstring (``score_interval``).
 """
 from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+from scipy.stats import norm
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import (
@@ -22,6 +34,8 @@ from statsmodels.stats.proportion import (
 
 __all__ = [
     "PairedComparison",
+    "detectable_effect",
+    "detectable_gap",
     "paired_comparison",
     "sample_size_for_gap",
     "score_interval",
@@ -95,7 +109,7 @@ def score_interval(score_pct: float, n: int, confidence: float = 0.95) -> tuple[
         0.0 <= float(score_pct) <= 100.0
     ):
         raise ValueError(f"score_pct must be a percentage in [0, 100], got {score_pct!r}")
-    successes = int(round(float(score_pct) / 100.0 * n))
+    successes = round(float(score_pct) / 100.0 * n)
     low, high = wilson_interval(successes, n, confidence)
     return 100.0 * low, 100.0 * high
 
@@ -132,10 +146,13 @@ def sample_size_for_gap(p: float, gap: float, alpha: float = 0.05, power: float 
 
     Uses Cohen's arcsine effect size ``h`` between ``p`` and ``p + gap`` and the normal power
     solver of statsmodels (independent samples, equal sizes).  Example: telling 50 % from 60 %
-    at alpha 0.05 with 80 % power takes 388 items per model.
+    at alpha 0.05 with 80 % power takes 388 items per model.  For the largest effects (e.g. 0 %
+    vs 100 %, ``h = pi``) statsmodels' root finder gives up; the normal approximation it solves is
+    then closed-form: each arcsine-transformed score has variance ``1 / n``, their difference
+    ``2 / n``, so ``n = 2 ((z_(1-alpha/2) + z_power) / h)^2`` (without the far tail's tiny share).
 
     Args:
-        p: baseline accuracy, a fraction in (0, 1).
+        p: baseline accuracy, a fraction in [0, 1].
         gap: the difference to detect, as a fraction (0.02 for two points); may be negative;
             ``p + gap`` must stay in [0, 1].
         alpha: significance level (two-sided).
@@ -152,9 +169,56 @@ def sample_size_for_gap(p: float, gap: float, alpha: float = 0.05, power: float 
     alpha = _check_confidence(alpha, "alpha")
     power = _check_confidence(power, "power")
     h = abs(float(proportion_effectsize(p + gap, p)))
-    n = NormalIndPower().solve_power(effect_size=h, alpha=alpha, power=power, ratio=1.0,
-                                     alternative="two-sided")
-    return int(math.ceil(float(n) - 1e-9))
+    with warnings.catch_warnings():  # statsmodels warns before giving up on the largest effects
+        warnings.simplefilter("ignore")
+        n = float(NormalIndPower().solve_power(effect_size=h, alpha=alpha, power=power, ratio=1.0,
+                                               alternative="two-sided"))
+    if not math.isfinite(n):
+        n = 2 * ((norm.ppf(1 - alpha / 2) + norm.ppf(power)) / h) ** 2
+    return math.ceil(n - 1e-9)
+
+
+@lru_cache(maxsize=512)
+def _effect_for(n: int, alpha: float, power: float) -> float:
+    with warnings.catch_warnings():  # statsmodels warns while bracketing the root
+        warnings.simplefilter("ignore")
+        return float(NormalIndPower().solve_power(effect_size=None, nobs1=n, alpha=alpha, power=power,
+                                                  ratio=1.0, alternative="two-sided"))
+
+
+def detectable_effect(n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Cohen's ``h`` that ``n`` items per model detect with ``power`` (two-sided test at ``alpha``).
+
+    The inverse of :func:`sample_size_for_gap`'s power model (independent samples of equal size).
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+        raise ValueError(f"n must be an integer >= 2 (items per model), got {n!r}")
+    alpha = _check_confidence(alpha, "alpha")
+    power = _check_confidence(power, "power")
+    return _effect_for(int(n), round(alpha, 12), round(power, 12))
+
+
+def detectable_gap(p: float, n: int, alpha: float = 0.05, power: float = 0.8, *,
+                   direction: str = "above") -> float:
+    """The smallest gap from accuracy ``p`` that ``n`` items per model resolve, as a fraction.
+
+    :func:`detectable_effect` on the arcsine scale, moved from ``p`` up (``direction="above"``: how
+    much better a second model must be) or down (``"below"``: how much worse), and turned back
+    into a difference of proportions; the answer is positive either way.  ``sample_size_for_gap(p,
+    ±gap)`` is then about ``n``.  Example: 388 items per model resolve 10 points above 50 %.
+
+    Returns:
+        The gap (fraction), or NaN when even 100 % (above) or 0 % (below) could not be told
+        apart from ``p`` with ``n`` items.
+    """
+    p = _check_proportion(p, "p")
+    if direction not in ("above", "below"):
+        raise ValueError(f"direction must be 'above' or 'below', got {direction!r}")
+    h = detectable_effect(n, alpha, power)
+    phi = 2 * math.asin(math.sqrt(p)) + (h if direction == "above" else -h)
+    if not 0.0 <= phi <= math.pi:
+        return float("nan")
+    return abs(math.sin(phi / 2) ** 2 - p)
 
 
 @dataclass(frozen=True)
