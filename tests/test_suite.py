@@ -1,0 +1,136 @@
+"""workbench.suite and workbench.protocol_checks: parameters, run id, one real run that resumes, what ran.
+
+The real runs go through the local provider (a tiny needle grid; one item asked three times).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from known_rows import MODELS, known_results
+from workbench import clients, evals, protocol_checks, suite
+from workbench.catalog import UnknownNameError
+
+ALL_TASKS = list(evals.TASK_NAMES)
+
+
+def _settings(**overrides):
+    args = {"backend": "local", "models": MODELS, "tasks": ALL_TASKS, "limit": 2, "seed": 0, "concurrency": 4}
+    args.update(overrides)
+    return suite.check_settings(**args)
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+
+
+def test_settings_and_run_id_follow_the_parameters() -> None:
+    s = _settings()
+    assert s.models == tuple(MODELS) and s.tasks == tuple(ALL_TASKS) and s.needle_models == ("gpt-4o",)
+    assert s.run_id == _settings().run_id  # same parameters, same run id: a re-run resumes
+    assert s.run_id.startswith("ch07-local-2-0-")
+    others = {_settings(limit=3).run_id, _settings(seed=1).run_id, _settings(models=MODELS[:2]).run_id,
+              _settings(needle_lengths=[500]).run_id, _settings(needle_models=MODELS[1:2]).run_id}
+    assert s.run_id not in others and len(others) == 5
+    # the needle grid does not change the id of a run without the needle
+    assert _settings(tasks=["mmlu"]).run_id == _settings(tasks=["mmlu"], needle_lengths=[500]).run_id
+    assert _settings(run_id="mine").run_id == "mine"
+
+
+def test_lists_arrive_as_lists_json_text_or_comma_text() -> None:
+    as_list = _settings(models=["gpt-4o", "gemini-2.5-flash"], needle_lengths=[500, 1000], needle_depths=[0, 0.5])
+    as_json = _settings(models='["gpt-4o", "gemini-2.5-flash"]', needle_lengths="[500, 1000]",
+                        needle_depths="[0, 0.5]")  # papermill -p on the command line
+    as_text = _settings(models="gpt-4o,gemini-2.5-flash", needle_lengths="500,1000", needle_depths="0,0.5")
+    assert as_list == as_json == as_text
+    assert as_text.models == ("gpt-4o", "gemini-2.5-flash") and as_text.needle_depths == (0.0, 0.5)
+    assert _settings(models="gpt-4o").models == ("gpt-4o",)
+
+
+@pytest.mark.parametrize(("override", "name", "bad"), [
+    ({"backend": "cloud"}, "backend", "cloud"),
+    ({"models": ["gpt-9"]}, "models", "gpt-9"),
+    ({"models": ["llama-3.1-8b"]}, "models", "llama-3.1-8b"),
+    ({"models": ["gpt-4o", "gpt-4o"]}, "models", "gpt-4o"),
+    ({"models": []}, "models", "[]"),
+    ({"tasks": ["mmlu", "gpqa"]}, "tasks", "gpqa"),
+    ({"limit": 0}, "limit", "0"),
+    ({"limit": True}, "limit", "True"),
+    ({"concurrency": 0}, "concurrency", "0"),
+    ({"seed": 1.5}, "seed", "1.5"),
+    ({"needle_lengths": [50]}, "needle_lengths", "50"),
+    ({"needle_lengths": "500,x"}, "needle_lengths", "x"),
+    ({"needle_depths": [1.5]}, "needle_depths", "1.5"),
+    ({"needle_depths": "0,half"}, "needle_depths", "half"),
+    ({"needle_per_cell": 0}, "needle_per_cell", "0"),
+    ({"needle_models": ["gpt-4o-mini"]}, "needle_models", "gpt-4o-mini"),
+    ({"run_id": ""}, "run_id", "''"),
+])
+def test_a_bad_parameter_raises_one_error_naming_it(override, name, bad) -> None:
+    with pytest.raises(ValueError) as info:
+        _settings(**override)
+    assert str(info.value).startswith(f"{name}:") and bad in str(info.value)
+
+
+def test_unknown_ids_are_unknown_name_errors() -> None:
+    with pytest.raises(UnknownNameError):
+        _settings(models=["gpt-9"])
+    with pytest.raises(UnknownNameError):
+        _settings(tasks=["gpqa"])
+
+
+def test_backend_label_names_the_real_model() -> None:
+    assert clients.local_model_name() in suite.backend_label("local")
+    assert "live" in suite.backend_label("live")
+
+
+def test_failures_and_scored_rows(tmp_path: Path) -> None:
+    results = known_results(tmp_path / "r.sqlite")
+    f = suite.failures(results)
+    assert len(f) == 1
+    r = f.iloc[0]
+    assert (r["task"], r["model"], r["item_id"], r["outcome"], r["attempts"], r["error_kind"]) == (
+        "json_only", "gpt-4o", "arc/2", "failed", 2, "timeout")
+    assert len(suite.scored(results)) == len(results) - 1
+
+
+# --------------------------------------------------------------------------------------------
+# Real runs through the local provider
+# --------------------------------------------------------------------------------------------
+
+
+def test_run_suite_on_the_local_provider_then_resumes(local_provider, tmp_path: Path) -> None:
+    s = suite.check_settings("local", MODELS[:2], ["needle"], 1, 0, 2, needle_lengths=[100],
+                             needle_depths=[0.5], needle_models=MODELS[:2])
+    store = tmp_path / "run.sqlite"
+    first = suite.run_suite(s, store=store, progress=False)
+    assert first.requests >= 2 and first.skipped == 0
+    assert len(first.results) == 2 and (first.results["outcome"] == "scored").all()
+    assert list(first.results["model"].drop_duplicates()) == MODELS[:2]  # the parameters' order
+    ident = suite.run_identity(first)["value"]
+    assert ident["run id"] == s.run_id and ident["real model behind it"] == local_provider.model_name
+    assert ident["items planned / scored / finally failed / pending"] == "2 / 2 / 0 / 0"
+    again = suite.run_suite(s, store=store, progress=False)
+    assert again.requests == 0 and again.skipped == 2
+    pd.testing.assert_frame_equal(first.results, again.results)
+
+
+def test_prompts_by_protocol_shows_what_the_local_model_reads(local_provider) -> None:
+    table = protocol_checks.prompts_by_protocol("arc_challenge", MODELS)
+    assert list(table["model"]) == MODELS and table["same_as_first"].all()  # one template for all protocols
+    assert (table["input_tokens"] > 50).all()
+    assert list(table["protocol"]) == [suite.PROTOCOLS[p] for p in ("openai", "anthropic", "google")]
+
+
+def test_repeat_check_asks_one_item_as_runs_of_its_own(local_provider, tmp_path: Path) -> None:
+    s = _settings(tasks=["arc_challenge"], limit=1, run_id="repeat-test")
+    table = protocol_checks.repeat_check(s, 2, store=tmp_path / "r.sqlite")
+    assert list(table["run_id"]) == ["repeat-test-repeat1", "repeat-test-repeat2"]
+    assert (table["outcome"] == "scored").all() and table["item_id"].nunique() == 1
+    assert table["same_as_first"].iloc[0]
+    with pytest.raises(ValueError, match="needle"):
+        protocol_checks.repeat_check(_settings(tasks=["needle"]))
+    with pytest.raises(ValueError, match="repeats"):
+        protocol_checks.repeat_check(s, 1)
