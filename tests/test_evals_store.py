@@ -125,3 +125,65 @@ def test_two_writers_on_one_run_keep_both_attempts(tmp_path: Path) -> None:
             first.record_attempt(_row("q3", 1, "ok"))
     q1 = load_attempts("r1", path).query("item_id == 'q1'").sort_values("attempt")
     assert list(q1["attempt"]) == [1, 2] and list(q1["status"]) == ["error", "ok"]
+
+
+def test_summary_reports_cuts_failed_items_and_their_bounds(tmp_path: Path) -> None:
+    """Known rows: 4 scored (2 right, 1 of them cut by the cap, plus one cut per protocol), 2 failed, 1 pending."""
+    path = tmp_path / "b.sqlite"
+    with Store(path) as store:
+        store.add_plan("r1", "gsm8k", "gpt-4o", "local", [(f"i{k}", None) for k in range(7)])
+        n = store.record_many([
+            _row("i0", 1, "ok", 1.0, details={"finish_reason": "stop"}, archive_id="arch-1"),
+            _row("i1", 1, "ok", 1.0, details={"finish_reason": "length"}, archive_id="arch-1"),
+            _row("i2", 1, "ok", 0.0, details={"finish_reason": "max_tokens"}, archive_id="arch-1"),
+            _row("i3", 1, "ok", 0.0, details={"finish_reason": "MAX_TOKENS"}, archive_id="arch-1"),
+            _row("i4", 1, "error", error_kind="server", archive_id="arch-1"),
+            _row("i5", 1, "error", error_kind="timeout", archive_id="arch-1"),
+        ])
+        assert n == 6
+    row = summarize(load_results("r1", path)).iloc[0]
+    assert (row.scored, row.failed, row.pending) == (4, 2, 1)
+    assert row.accuracy == pytest.approx(2 / 4)
+    assert row.cut_by_cap == pytest.approx(3 / 4)  # length, max_tokens, MAX_TOKENS: the three protocols' words
+    assert row.failed_items == ("i4", "i5")
+    assert row.acc_failed_wrong == pytest.approx(2 / 6)  # both failed items wrong
+    assert row.acc_failed_right == pytest.approx(4 / 6)  # both right
+    assert row.archive_id == "arch-1"
+
+
+def test_no_failures_bounds_equal_accuracy_and_no_archive(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with Store(path) as store:
+        store.add_plan("r1", "gsm8k", "gpt-4o", "local", [("a", None), ("b", None)])
+        store.record(_row("a", 1, "ok", 1.0, details={"finish_reason": "stop"}))
+        store.record(_row("b", 1, "ok", 0.0, details={"finish_reason": "end_turn"}))
+    row = summarize(load_results("r1", path)).iloc[0]
+    assert row.acc_failed_wrong == row.acc_failed_right == row.accuracy == 0.5
+    assert row.failed_items == () and row.cut_by_cap == 0.0 and row.archive_id == ""
+
+
+def test_record_many_is_one_transaction_and_delete_run(tmp_path: Path) -> None:
+    path = tmp_path / "d.sqlite"
+    with Store(path) as store:
+        store.start_run("r1", "local", {})
+        store.add_plan("r1", "gsm8k", "gpt-4o", "local", [("a", None)])
+        with pytest.raises(sqlite3.IntegrityError):  # the second row repeats the first's key: none is kept
+            store.record_many([_row("a", 1, "ok", 1.0), _row("a", 1, "ok", 0.0)])
+        assert len(store.query("SELECT * FROM results")) == 0
+        store.record_many([_row("a", 1, "ok", 1.0), _row("a", 2, "ok", 0.0)])
+        assert store.delete_run("r1") == 2
+        assert store.runs().empty and store.query("SELECT * FROM plan").empty
+
+
+def test_an_older_store_gains_the_archive_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old_columns = [c for c in RESULT_COLUMNS if c != "archive_id"]
+    with sqlite3.connect(path) as db:  # the results table as the previous version created it
+        db.execute(f"CREATE TABLE results ({', '.join(old_columns)}, "
+                   "PRIMARY KEY (run_id, task, item_id, model, backend, attempt))")
+        db.execute("INSERT INTO results (run_id, task, item_id, model, backend, attempt, prompt_hash, status) "
+                   "VALUES ('r0', 't', 'i', 'm', 'local', 1, 'h', 'ok')")
+    with Store(path) as store, Store(path) as again:  # two handles: the second finds the column there
+        store.record(_row("x", 1, "ok", 1.0, archive_id="a1"))
+        rows = again.query("SELECT run_id, archive_id IS NULL AS missing, archive_id FROM results ORDER BY run_id")
+    assert rows["missing"].tolist() == [1, 0] and rows["archive_id"].iloc[1] == "a1"

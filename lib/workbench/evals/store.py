@@ -8,11 +8,13 @@ Tables:
 * ``results``: one row per attempt: run id, task, item id, model, backend, attempt, provider,
   prompt hash, status (``ok`` or ``error``), response, extracted answer, score, details (JSON),
   usage tokens (provider's), output tokens counted by ``tokenizer``, TTFT, ITL, output tokens/s,
-  total latency, cost, start and end times, error kind and message.
+  total latency, cost, start and end times, error kind and message, and the run archive the row was
+  recorded into or imported from (``archive_id``; NULL for a run that was not recorded).
 
 Every row is committed as soon as it is written (WAL journal), so a run killed with SIGKILL loses
 only the requests in flight; the runner then skips items that already have an ``ok`` row with the
 same prompt hash.  Notebooks read the store through :func:`load_results` and :func:`summarize`.
+A store written before the ``archive_id`` column existed gains it when opened.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,7 @@ import pandas as pd
 from .. import paths
 from ..stats import wilson_interval
 
-__all__ = ["DEFAULT_PATH", "RESULT_COLUMNS", "Store", "load_attempts", "load_results", "summarize"]
+__all__ = ["CUT_REASONS", "DEFAULT_PATH", "RESULT_COLUMNS", "Store", "load_attempts", "load_results", "summarize"]
 
 #: Default store location.
 DEFAULT_PATH: Path = paths.RESULTS / "evals.sqlite"
@@ -78,6 +80,7 @@ CREATE TABLE IF NOT EXISTS results (
     finished_at            TEXT,
     error_kind             TEXT,
     error                  TEXT,
+    archive_id             TEXT,
     PRIMARY KEY (run_id, task, item_id, model, backend, attempt)
 );
 CREATE INDEX IF NOT EXISTS results_ok ON results (run_id, task, model, backend, status);
@@ -88,8 +91,12 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "run_id", "task", "item_id", "model", "backend", "attempt", "provider", "prompt_hash", "status",
     "response", "extracted", "score", "details", "input_tokens", "output_tokens",
     "output_tokens_counted", "tokenizer", "ttft_s", "itl_s", "tokens_per_s", "latency_s", "cost_usd",
-    "started_at", "finished_at", "error_kind", "error",
+    "started_at", "finished_at", "error_kind", "error", "archive_id",
 )
+
+#: Finish reasons that mean "stopped by the output cap" in the three protocols (OpenAI ``length``,
+#: Anthropic ``max_tokens``, Gemini ``MAX_TOKENS``; the Responses API's ``max_output_tokens``).
+CUT_REASONS = frozenset({"length", "max_tokens", "MAX_TOKENS", "max_output_tokens"})
 
 
 def _now() -> str:
@@ -133,8 +140,20 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"store: {self.path} is not a usable SQLite file: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Add the columns a store written by an older version lacks."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
+        for col in ("archive_id",):
+            if col not in have:
+                try:
+                    self._db.execute(f"ALTER TABLE results ADD COLUMN {col} TEXT")
+                except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -158,10 +177,34 @@ class Store:
 
     def record(self, row: Mapping[str, Any]) -> None:
         """Insert one attempt row (keys from ``RESULT_COLUMNS``; ``details`` may be a dict)."""
-        cols, values = _columns_and_values(row)
-        sql = f"INSERT INTO results ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+        self.record_many([row])
+
+    def record_many(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Insert attempt rows (each with its ``attempt``) in one transaction; return how many."""
+        n = 0
         with self._lock:
-            self._db.execute(sql, values)
+            self._db.execute("BEGIN")
+            try:
+                for row in rows:
+                    cols, values = _columns_and_values(row)
+                    self._db.execute(f"INSERT INTO results ({', '.join(cols)}) VALUES "
+                                     f"({', '.join('?' for _ in cols)})", values)
+                    n += 1
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return n
+
+    def delete_run(self, run_id: str) -> int:
+        """Remove a run (its settings, plan and every attempt); return how many attempt rows went."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            n = self._db.execute("DELETE FROM results WHERE run_id=?", (run_id,)).rowcount
+            self._db.execute("DELETE FROM plan WHERE run_id=?", (run_id,))
+            self._db.execute("DELETE FROM runs WHERE run_id=?", (run_id,))
+            self._db.execute("COMMIT")
+        return int(n)
 
     def record_attempt(self, row: Mapping[str, Any]) -> int:
         """Insert one attempt row under the next attempt number for its item; return that number.
@@ -213,7 +256,7 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -280,24 +323,40 @@ def summarize(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     Returns:
         Columns: run_id, task, model, backend, requested, scored, failed, pending, accuracy,
         ci_low, ci_high (fractions; accuracy over *scored* items: failed items are reported,
-        never counted as wrong), the mean of every numeric score detail (e.g. ``lenient`` for
-        JSON), ttft_median_s, itl_median_s, latency_median_s, tokens_per_s_median,
-        input_tokens, output_tokens, cost_usd (NaN when no cost was recorded).
+        never counted as wrong); acc_failed_wrong and acc_failed_right (what the accuracy over scored
+        plus finally-failed items would be had every failed item been wrong, or right: the bounds of
+        their effect; equal to accuracy when none failed); failed_items (their ids, a tuple);
+        cut_by_cap (share of scored replies whose finish reason says the output cap stopped them,
+        see :data:`CUT_REASONS`); archive_id (the archive(s) the rows came from, "" when none); the
+        mean of every numeric score detail (e.g. ``lenient`` for JSON); ttft_median_s, itl_median_s,
+        latency_median_s, tokens_per_s_median, input_tokens, output_tokens, cost_usd (NaN when no
+        cost was recorded).
     """
     keys = ["run_id", "task", "model", "backend"]
     rows = []
     if results.empty:
         return pd.DataFrame(columns=keys + ["requested", "scored", "failed", "pending", "accuracy",
-                                            "ci_low", "ci_high"])
+                                            "ci_low", "ci_high", "acc_failed_wrong", "acc_failed_right",
+                                            "failed_items", "cut_by_cap", "archive_id"])
     for key, g in results.groupby(keys, sort=True):
         ok = g[g["outcome"] == "scored"]
-        n_ok = len(ok)
-        correct = int(round(float(ok["score"].sum()))) if n_ok else 0
-        acc = float(ok["score"].mean()) if n_ok else float("nan")
+        failed = g[g["outcome"] == "failed"]
+        n_ok, n_failed = len(ok), len(failed)
+        total = float(ok["score"].sum()) if n_ok else 0.0
+        correct = round(total)
+        acc = total / n_ok if n_ok else float("nan")
         low, high = wilson_interval(min(correct, n_ok), n_ok, confidence) if n_ok else (np.nan, np.nan)
+        finished = n_ok + n_failed
+        finish = [d.get("finish_reason") for d in ok["details"]] if n_ok else []
+        archives = sorted({a for a in g.get("archive_id", pd.Series(dtype=object)) if isinstance(a, str) and a})
         row: dict[str, Any] = dict(zip(keys, key))
-        row.update(requested=len(g), scored=n_ok, failed=int((g["outcome"] == "failed").sum()),
-                   pending=int((g["outcome"] == "pending").sum()), accuracy=acc, ci_low=low, ci_high=high)
+        row.update(requested=len(g), scored=n_ok, failed=n_failed,
+                   pending=int((g["outcome"] == "pending").sum()), accuracy=acc, ci_low=low, ci_high=high,
+                   acc_failed_wrong=total / finished if finished else np.nan,
+                   acc_failed_right=(total + n_failed) / finished if finished else np.nan,
+                   failed_items=tuple(sorted(failed["item_id"])),
+                   cut_by_cap=sum(f in CUT_REASONS for f in finish) / n_ok if n_ok else np.nan,
+                   archive_id=",".join(archives))
         extra = pd.DataFrame([d for d in ok["details"]]) if n_ok else pd.DataFrame()
         for col in extra.columns:
             vals = pd.to_numeric(extra[col], errors="coerce")
