@@ -15,6 +15,11 @@ that running provider is used instead of starting one.
 ``live`` reads ``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY`` (or ``GOOGLE_API_KEY``)
 and honours ``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL`` and ``GOOGLE_GEMINI_BASE_URL``. Keys are passed
 to the SDKs and nowhere else: never printed, logged or written.
+
+``transport=`` (async clients only) gives the SDK an ``httpx2.AsyncClient`` over that transport (the
+HTTP stack all three SDKs speak natively); the benchmark runner passes a recording transport
+(:class:`workbench.evals.recording.RecordingTransport`) to write run archives. A client given a transport
+ignores proxy environment variables (the transport does the sending).
 """
 from __future__ import annotations
 
@@ -87,14 +92,36 @@ def _key(*names: str) -> str:
     )
 
 
-def openai(backend: str = "local", *, async_: bool = False, **kwargs: Any) -> Any:
+def _check_transport(transport: Any, async_: bool) -> None:
+    """Raise ValueError naming ``transport`` unless it is an ``httpx2`` async transport for an async client."""
+    import httpx2
+
+    if not async_:
+        raise ValueError("transport: a transport is only supported for async clients (async_=True)")
+    if not isinstance(transport, httpx2.AsyncBaseTransport):
+        raise TypeError(f"transport: expected an httpx2.AsyncBaseTransport, got {type(transport).__name__}")
+
+
+def _http_client(transport: Any, async_: bool) -> Any:
+    """An ``httpx2.AsyncClient`` over ``transport`` with the SDKs' own default time-outs."""
+    import httpx2
+
+    _check_transport(transport, async_)
+    return httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(600.0, connect=5.0),
+                              follow_redirects=True)
+
+
+def openai(backend: str = "local", *, async_: bool = False, transport: Any = None, **kwargs: Any) -> Any:
     """An ``openai.OpenAI`` (or ``AsyncOpenAI`` with ``async_=True``) client for ``backend``.
 
-    Extra keyword arguments (``timeout``, ``max_retries`` ...) go to the SDK constructor.
+    Extra keyword arguments (``timeout``, ``max_retries`` ...) go to the SDK constructor; ``transport``
+    (async only) is the ``httpx2`` transport its HTTP client uses.
     """
     import openai as sdk
 
     backend = check_backend(backend)
+    if transport is not None:
+        kwargs["http_client"] = _http_client(transport, async_)
     cls = sdk.AsyncOpenAI if async_ else sdk.OpenAI
     if backend == "local":
         return cls(api_key=LOCAL_API_KEY, base_url=local_base_url() + "/v1", **kwargs)
@@ -102,14 +129,17 @@ def openai(backend: str = "local", *, async_: bool = False, **kwargs: Any) -> An
     return cls(api_key=_key("OPENAI_API_KEY"), base_url=base, **kwargs)
 
 
-def anthropic(backend: str = "local", *, async_: bool = False, **kwargs: Any) -> Any:
+def anthropic(backend: str = "local", *, async_: bool = False, transport: Any = None, **kwargs: Any) -> Any:
     """An ``anthropic.Anthropic`` (or ``AsyncAnthropic``) client for ``backend``.
 
-    Extra keyword arguments (``timeout``, ``max_retries`` ...) go to the SDK constructor.
+    Extra keyword arguments (``timeout``, ``max_retries`` ...) go to the SDK constructor; ``transport``
+    (async only) is the ``httpx2`` transport its HTTP client uses.
     """
     import anthropic as sdk
 
     backend = check_backend(backend)
+    if transport is not None:
+        kwargs["http_client"] = _http_client(transport, async_)
     cls = sdk.AsyncAnthropic if async_ else sdk.Anthropic
     if backend == "local":
         return cls(api_key=LOCAL_API_KEY, base_url=local_base_url(), **kwargs)
@@ -117,16 +147,20 @@ def anthropic(backend: str = "local", *, async_: bool = False, **kwargs: Any) ->
     return cls(api_key=_key("ANTHROPIC_API_KEY"), base_url=base, **kwargs)
 
 
-def gemini(backend: str = "local", **http_options: Any) -> Any:
+def gemini(backend: str = "local", *, transport: Any = None, **http_options: Any) -> Any:
     """A ``google.genai.Client`` for ``backend`` (its ``.aio`` attribute is the async client).
 
-    Extra keyword arguments become ``http_options`` (e.g. ``timeout`` in milliseconds). Keep a
+    Extra keyword arguments become ``http_options`` (e.g. ``timeout`` in milliseconds); ``transport`` is
+    the ``httpx2`` transport of its async client (``http_options.async_client_args``). Keep a
     reference to the client while using it: google-genai closes its connection pool when the
     ``Client`` object is garbage-collected (``clients.gemini().models.generate_content(...)`` fails).
     """
     from google import genai
 
     backend = check_backend(backend)
+    if transport is not None:
+        _check_transport(transport, True)
+        http_options["async_client_args"] = {**http_options.get("async_client_args", {}), "transport": transport}
     if backend == "local":
         opts = {"base_url": local_base_url(), "api_version": "v1beta", **http_options}
         return genai.Client(api_key=LOCAL_API_KEY, vertexai=False, http_options=opts)
@@ -136,8 +170,11 @@ def gemini(backend: str = "local", **http_options: Any) -> Any:
     return genai.Client(api_key=key, vertexai=False, http_options=opts or None)
 
 
-def for_model(model_id: str, backend: str = "local", *, async_: bool = False) -> tuple[str, Any]:
+def for_model(model_id: str, backend: str = "local", *, async_: bool = False,
+              transport: Any = None) -> tuple[str, Any]:
     """``(provider, client)`` for a catalog model id: the official SDK client of its provider.
+
+    ``transport`` (async only): the ``httpx2`` transport the client sends through (see the module notes).
 
     Raises:
         UnknownNameError: ``model_id`` is not in the catalog, or its provider has no SDK client here
@@ -151,9 +188,11 @@ def for_model(model_id: str, backend: str = "local", *, async_: bool = False) ->
         valid = catalog.models()
         valid = valid.loc[valid["provider"].isin(SDK_PROVIDERS), "model_id"]
         raise catalog.UnknownNameError("model_id", model_id, "model with an SDK client", valid)
+    if transport is not None:
+        _check_transport(transport, async_)
     if provider == "openai":
-        return provider, openai(backend, async_=async_)
+        return provider, openai(backend, async_=async_, transport=transport)
     if provider == "anthropic":
-        return provider, anthropic(backend, async_=async_)
-    client = gemini(backend)
+        return provider, anthropic(backend, async_=async_, transport=transport)
+    client = gemini(backend, transport=transport)
     return provider, (client.aio if async_ else client)

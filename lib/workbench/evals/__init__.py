@@ -7,10 +7,18 @@ Typical use in a notebook::
     summary.table                       # accuracy with Wilson intervals, timing, cost per task x model
     results = evals.load_results(summary.run_id)   # one row per item: its final outcome
 
-From a shell: ``python -m workbench.evals run --tasks mmlu gsm8k --models gpt-4o --limit 20``.
+Recorded runs (one archive format for every backend, see :mod:`workbench.evals.archive`)::
+
+    summary = evals.run(["gsm8k"], ["gpt-4o"], limit=20, archive="my-run")   # data/runs/my-run/
+    run_id = evals.archive.to_store("my-run")      # re-scored into the store, no engine needed
+    evals.archive.replay("my-run", sample=5).table  # re-sent through the local provider
+
+From a shell: ``python -m workbench.evals run --tasks mmlu gsm8k --models gpt-4o --limit 20``
+(``record``, ``replay ID``, ``import ID`` for archives).
 """
 from __future__ import annotations
 
+from . import archive
 from .data import DataError, Item
 from .runner import Reply, RunSummary, arun, classify_error, run, stream_reply
 from .sandbox import SandboxResult, run_python
@@ -38,6 +46,7 @@ __all__ = [
     "Score",
     "Store",
     "Task",
+    "archive",
     "arun",
     "check_tasks",
     "classify_error",

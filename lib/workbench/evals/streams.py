@@ -1,0 +1,293 @@
+"""One streamed request per protocol, timed, and what its failures mean.
+
+:func:`stream_reply` sends one user message through the client's own SDK and protocol (OpenAI chat
+completions stream, Anthropic messages stream, Gemini ``generate_content_stream``) and times it on the
+client with ``time.perf_counter`` (see :mod:`workbench.evals.runner` for the definitions);
+:func:`classify_error` sorts an exception into a kind and says whether a retry may help.  The runner,
+the harness benchmarks and the archive replay use these, so every path parses replies one way.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DEFAULT_SEED",
+    "IncompleteStreamError",
+    "Reply",
+    "classify_error",
+    "protocol_of",
+    "redact",
+    "retry_after",
+    "stream_reply",
+]
+
+#: Seed sent with every request on the local backend (and to OpenAI/Gemini when given).
+DEFAULT_SEED = 1234
+
+
+class IncompleteStreamError(RuntimeError):
+    """A stream ended without its protocol's end marker (finish reason / ``message_stop``)."""
+
+
+@dataclass
+class Reply:
+    """One streamed reply and its timing.
+
+    Attributes:
+        text: the concatenated text.
+        input_tokens: prompt tokens reported by the provider (None if not reported).
+        output_tokens: output tokens reported by the provider.
+        ttft_s: seconds to the first text chunk (None if no text came).
+        latency_s: seconds to the end of the stream.
+        content_s: seconds to the last text chunk (llmperf's sum of token gaps).
+        chunks: number of text chunks received.
+        finish_reason: the provider's stop reason.
+    """
+
+    text: str
+    input_tokens: int | None
+    output_tokens: int | None
+    ttft_s: float | None
+    latency_s: float
+    content_s: float | None
+    chunks: int
+    finish_reason: str | None
+
+
+# --------------------------------------------------------------------------------------------
+# One streamed request per protocol
+# --------------------------------------------------------------------------------------------
+
+
+async def _guard(stream: Any, parts: list[str]) -> Any:
+    """Iterate a stream; a connection lost after it started becomes :class:`IncompleteStreamError`."""
+    try:
+        async for event in stream:
+            yield event
+    except Exception as exc:
+        if classify_error(exc)[0] == "connection":
+            raise IncompleteStreamError(
+                f"stream cut after {len(parts)} text chunks: {type(exc).__name__}: {exc}") from exc
+        raise
+
+
+async def _stream_openai(client: Any, model: str, prompt: str, max_tokens: int,
+                         temperature: float | None, seed: int | None, timeout: float) -> Reply:
+    kwargs: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}],
+                              "max_completion_tokens": max_tokens, "stream": True,
+                              "stream_options": {"include_usage": True}, "timeout": timeout}
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    if seed is not None:
+        kwargs["seed"] = seed
+    parts: list[str] = []
+    ttft = last = None
+    usage_in = usage_out = None
+    finish = None
+    start = time.perf_counter()
+    stream = await client.chat.completions.create(**kwargs)
+    async for chunk in _guard(stream, parts):
+        if chunk.usage is not None:
+            usage_in, usage_out = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+        for choice in chunk.choices or ():
+            text = choice.delta.content if choice.delta is not None else None
+            if text:
+                now = time.perf_counter()
+                ttft = now - start if ttft is None else ttft
+                last = now - start
+                parts.append(text)
+            if choice.finish_reason:
+                finish = choice.finish_reason
+    latency = time.perf_counter() - start
+    if finish is None:
+        raise IncompleteStreamError("OpenAI stream ended without a finish_reason")
+    return Reply("".join(parts), usage_in, usage_out, ttft, latency, last, len(parts), finish)
+
+
+async def _stream_anthropic(client: Any, model: str, prompt: str, max_tokens: int,
+                            temperature: float | None, seed: int | None, timeout: float,
+                            extra_body: dict[str, Any] | None = None) -> Reply:
+    kwargs: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "stream": True,
+                              "messages": [{"role": "user", "content": prompt}], "timeout": timeout}
+    if extra_body:
+        kwargs["extra_body"] = extra_body
+    parts: list[str] = []
+    ttft = last = None
+    usage_in = usage_out = None
+    finish = None
+    stopped = False
+    start = time.perf_counter()
+    stream = await client.messages.create(**kwargs)
+    async for event in _guard(stream, parts):
+        kind = event.type
+        if kind == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
+            if event.delta.text:
+                now = time.perf_counter()
+                ttft = now - start if ttft is None else ttft
+                last = now - start
+                parts.append(event.delta.text)
+        elif kind == "message_start":
+            usage_in = event.message.usage.input_tokens
+            usage_out = event.message.usage.output_tokens
+        elif kind == "message_delta":
+            if event.usage is not None and event.usage.output_tokens is not None:
+                usage_out = event.usage.output_tokens
+            if getattr(event.usage, "input_tokens", None):
+                usage_in = event.usage.input_tokens
+            finish = event.delta.stop_reason or finish
+        elif kind == "message_stop":
+            stopped = True
+    latency = time.perf_counter() - start
+    if not stopped:
+        raise IncompleteStreamError("Anthropic stream ended without message_stop")
+    return Reply("".join(parts), usage_in, usage_out, ttft, latency, last, len(parts), finish)
+
+
+async def _stream_gemini(client: Any, model: str, prompt: str, max_tokens: int,
+                         temperature: float | None, seed: int | None, timeout: float) -> Reply:
+    from google.genai import types
+
+    config: dict[str, Any] = {"max_output_tokens": max_tokens,
+                              "http_options": types.HttpOptions(timeout=int(timeout * 1000))}
+    if temperature is not None:
+        config["temperature"] = temperature
+    if seed is not None:
+        config["seed"] = seed
+    parts: list[str] = []
+    ttft = last = None
+    usage_in = usage_out = None
+    finish = None
+    start = time.perf_counter()
+    stream = await client.models.generate_content_stream(
+        model=model, contents=prompt, config=types.GenerateContentConfig(**config))
+    async for chunk in _guard(stream, parts):
+        for cand in chunk.candidates or ():
+            for part in (cand.content.parts if cand.content and cand.content.parts else ()):
+                if part.text and not part.thought:
+                    now = time.perf_counter()
+                    ttft = now - start if ttft is None else ttft
+                    last = now - start
+                    parts.append(part.text)
+            if cand.finish_reason:
+                finish = str(getattr(cand.finish_reason, "value", cand.finish_reason))
+        meta = chunk.usage_metadata
+        if meta is not None:
+            usage_in = meta.prompt_token_count if meta.prompt_token_count is not None else usage_in
+            out = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
+            usage_out = out if (meta.candidates_token_count is not None) else usage_out
+    latency = time.perf_counter() - start
+    if finish is None:
+        raise IncompleteStreamError("Gemini stream ended without a finish_reason")
+    return Reply("".join(parts), usage_in, usage_out, ttft, latency, last, len(parts), finish)
+
+
+def protocol_of(client: Any) -> str:
+    """``openai``, ``anthropic`` or ``google`` from the SDK client's class."""
+    module = type(client).__module__
+    for name in ("openai", "anthropic", "google"):
+        if module.startswith(name):
+            return name
+    raise TypeError(f"client: unsupported SDK client {type(client).__name__} (module {module})")
+
+
+async def stream_reply(client: Any, model: str, prompt: str, *, max_tokens: int,
+                       temperature: float | None = 0.0, seed: int | None = DEFAULT_SEED,
+                       timeout: float = 120.0, local: bool = False) -> Reply:
+    """Send one user message through the client's own protocol, streaming, and time the reply.
+
+    Args:
+        client: an async SDK client (``AsyncOpenAI``, ``AsyncAnthropic`` or a genai ``.aio`` client).
+        model: the model id sent to the API.
+        prompt: the user message.
+        max_tokens: output cap.
+        temperature: sampling temperature (None: the API's default).  The Anthropic SDK has no
+            temperature field any more; on the local backend it is sent in the body.
+        seed: sampling seed where the API has one (OpenAI, Gemini).
+        timeout: seconds allowed for the whole request.
+        local: True on the local backend.
+
+    Raises:
+        IncompleteStreamError: the stream ended before its end marker.
+    """
+    protocol = protocol_of(client)
+    if protocol == "openai":
+        return await _stream_openai(client, model, prompt, max_tokens, temperature, seed, timeout)
+    if protocol == "anthropic":
+        extra = {"temperature": temperature} if (local and temperature is not None) else None
+        return await _stream_anthropic(client, model, prompt, max_tokens, temperature, seed, timeout,
+                                       extra)
+    return await _stream_gemini(client, model, prompt, max_tokens, temperature, seed, timeout)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors and retries
+# --------------------------------------------------------------------------------------------
+
+_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+
+
+def classify_error(exc: BaseException) -> tuple[str, bool]:
+    """``(kind, retryable)`` for an exception raised by a request.
+
+    Kinds: ``timeout``, ``rate_limit``, ``server``, ``connection``, ``cut_stream``, ``client``
+    (a 4xx other than 408/409/425/429: not retried) and ``other`` (not retried).
+    """
+    import httpx
+    import httpx2
+
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "timeout", True
+    if isinstance(exc, IncompleteStreamError):
+        return "cut_stream", True
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        code = getattr(exc, "code", None)
+        status = code if isinstance(code, int) else None
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return "timeout", True
+    bases = {c.__name__ for c in type(exc).__mro__}
+    if "Connection" in name or isinstance(exc, (httpx.TransportError, httpx2.TransportError)) or bases & {
+            "TransportError", "NetworkError", "ProtocolError", "RemoteProtocolError"}:
+        return "connection", True
+    if isinstance(status, int):
+        if status == 429:
+            return "rate_limit", True
+        if status in _RETRY_STATUS:
+            return ("timeout" if status in (408, 504) else "server"), True
+        if 400 <= status < 500:
+            return "client", False
+        return "server", True  # a 5xx, or an error event inside a stream that began with 200
+    module = type(exc).__module__
+    if module.startswith(("openai", "anthropic", "google.genai")) and "APIError" in [
+            c.__name__ for c in type(exc).__mro__]:
+        return "server", True  # an error event inside a stream
+    return "other", False
+
+
+def retry_after(exc: BaseException | None) -> float:
+    """Seconds asked for by a ``retry-after`` header on the error's response (0 if none)."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return 0.0
+    try:
+        return max(0.0, float(headers.get("retry-after", 0) or 0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+
+
+#: What API keys look like (OpenAI ``sk-...``, Anthropic ``sk-ant-...``, Google ``AIza...``).
+KEY_PATTERN = re.compile(r"(?<![A-Za-z0-9_\-])(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,})")
+
+
+def redact(text: str) -> str:
+    """Remove anything that looks like an API key from a message."""
+    return KEY_PATTERN.sub("[redacted]", text)
+
