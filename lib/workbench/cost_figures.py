@@ -156,6 +156,17 @@ def image_tokens_figure(rules: Sequence[tuple[str, str | None]], sizes: Sequence
     return fig
 
 
+def _loglog(ax: plt.Axes, xlabel: str, ylabel: str, *, x: mticker.Formatter = _TOKENS,
+            y: mticker.Formatter = _DOLLARS) -> None:
+    """Log scales on both axes, their tick formatters and labels."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(x)
+    ax.yaxis.set_major_formatter(y)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
 def _s2_band(ax: plt.Axes, claims: costs.SelfHostingClaims, *, alpha: float, suffix: str = "") -> None:
     lo, hi = claims.claimed_cost
     ax.axhspan(lo, hi, color="grey", alpha=alpha, label=f"S2: ${lo:.2f}-{hi:.2f} per 1M{suffix}")
@@ -180,12 +191,7 @@ def breakeven_figure(claims: costs.SelfHostingClaims, *, gpu_cost_per_hour: floa
                 label="this chapter's deployment")
     for m in models:
         axl.axhline(be[m].api_price_per_mtok, color=plots.provider_color(provider_of[m]), ls=style_of[m], lw=1.4)
-    axl.set_xscale("log")
-    axl.set_yscale("log")
-    axl.xaxis.set_major_formatter(_TOKENS)
-    axl.yaxis.set_major_formatter(_DOLLARS)
-    axl.set_xlabel("deployment throughput at full load (tokens/s)")
-    axl.set_ylabel("USD per 1M tokens")
+    _loglog(axl, "deployment throughput at full load (tokens/s)", "USD per 1M tokens")
     axl.set_title(f"Self-hosted cost per 1M tokens ({fmt.pct(utilisation, share=True)} busy)\n"
                   "against API prices for this mix (coloured)")
     axl.legend(loc="lower left", fontsize=8)
@@ -204,12 +210,7 @@ def breakeven_figure(claims: costs.SelfHostingClaims, *, gpu_cost_per_hour: floa
     lo, hi = claims.claimed_breakeven
     band = axr.axvspan(lo, hi, color="grey", alpha=0.25,
                        label=f"S2: break-even at {lo / 1e6:.0f}-{hi / 1e6:.0f}M tokens/month")
-    axr.set_xscale("log")
-    axr.set_yscale("log")
-    axr.xaxis.set_major_formatter(_TOKENS)
-    axr.yaxis.set_major_formatter(_DOLLARS)
-    axr.set_xlabel("tokens per month")
-    axr.set_ylabel("USD per month")
+    _loglog(axr, "tokens per month", "USD per month")
     axr.set_title("Monthly bill: rented deployment against per-token APIs\n(dots: break-even volumes)")
     axr.legend(handles=[axr.lines[0], band], loc="upper left", fontsize=8)
     fig.legend(handles=api_lines, loc="lower center", ncol=len(api_lines), fontsize=8, frameon=False,
@@ -248,12 +249,9 @@ def selfhost_cost_figure(claims: costs.SelfHostingClaims, *, machine_cost_per_ho
                                                                      utilisation)],
                s=90, marker="X", color=big, edgecolor="black", zorder=5,
                label=f"{big_model} on this machine's bandwidth (upper limit): {big_model_limit_tps:.2f} tokens/s")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"${v:g}"))
-    ax.set_xlabel("throughput at full load (tokens/s, prompt and answer for this mix)")
-    ax.set_ylabel(f"USD per 1M tokens ({utilisation:.0%} busy)")
+    _loglog(ax, "throughput at full load (tokens/s, prompt and answer for this mix)",
+            f"USD per 1M tokens ({utilisation:.0%} busy)", x=mticker.FuncFormatter(lambda v, _: f"{v:g}"),
+            y=mticker.FuncFormatter(lambda v, _: f"${v:g}"))
     ax.set_title("Self-hosted cost per million tokens against throughput")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     fig.tight_layout()
