@@ -12,7 +12,7 @@ PORT    ?= 8787
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .DEFAULT_GOAL := report
-.PHONY: report test env lab serve evals bench clean distclean help
+.PHONY: report test env lab serve evals record bench clean distclean help
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,6 +45,9 @@ serve: env  ## run the local provider in the foreground on 127.0.0.1:$(PORT)
 
 evals: env  ## run the benchmark harness: make evals ARGS="--tasks gsm8k --models smollm2-135m-instruct --limit 20"
 	$(PY) -m workbench.evals run --backend $(BACKEND) $(ARGS)
+
+record: env  ## run and record it as an archive (data/runs/ID/): make record ARGS="--tasks gsm8k --models smollm2-135m-instruct --limit 20 --archive ID"
+	$(PY) -m workbench.evals record --backend $(BACKEND) $(ARGS)
 
 bench: env  ## benchmarks of the harness itself (overhead, concurrency, TTFT fidelity, resilience)
 	$(PY) benchmarks/harness.py $(ARGS)
