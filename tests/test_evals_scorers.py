@@ -204,8 +204,8 @@ MULTILINGUAL_REPLIES = [
     ("この問題では、酸素は生物の呼吸に必要です。選択肢を比較すると、Ｂが最も適切です。\n\n答え：Ｂ", "B"),
     ("首先分析每个选项。A 项错误，因为光合作用发生在叶绿体中；C 项和 D 项也不符合题意。\n\n答案：C", "C"),
     ("让我们逐步思考。\n1. 氢原子只有一个电子。\n2. 因此选项Ｄ正确。\n\n答案: Ｄ", "D"),
-    ("Zuerst betrachten wir die Definition der Inflation. Option A beschreibt sinkende Preise.\n\n"
-     "Antwort: C", "C"),
+    (("Zuerst betrachten wir die Definition der Inflation. Option A beschreibt sinkende Preise.\n\n"
+     "Antwort: C"), "C"),
     ("La fotosíntesis convierte la energía luminosa en energía química.\n\nRespuesta: A", "A"),
     ("Analysons les options une par une. La bonne réponse concerne la mitose.\n\nRéponse : D", "D"),
     ("الخيار الأول غير صحيح لأن الماء يغلي عند 100 درجة مئوية.\n\nالإجابة: ب", "B"),

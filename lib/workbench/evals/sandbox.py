@@ -198,7 +198,7 @@ def run_python(code: str, *, timeout: float = 10.0, memory_mb: int = 512,
         env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
                "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(work)}
         argv = [sys.executable, "-I", "-S", "-B", str(bootstrap), str(program), str(work),
-                str(memory_mb * 1024 * 1024), str(int(math.ceil(timeout)) + 1),
+                str(memory_mb * 1024 * 1024), str(math.ceil(timeout) + 1),
                 str(max_output_mb * 1024 * 1024), "1" if audit_hook else "0"]
         start = time.perf_counter()
         with out_path.open("wb") as out, err_path.open("wb") as err:

@@ -153,7 +153,7 @@ def stratified_sample(items: Sequence[Item], limit: int | None, seed: int, key: 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None (all items), got {limit!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+        raise ValueError(f"seed must be an integer, got {seed!r}")  # noqa: TRY004 - parameter errors are ValueErrors here
     rng = random.Random(f"{key}:{seed}:order")
     if limit is None or limit >= len(items):
         chosen = list(items)
