@@ -17,9 +17,15 @@ import time
 from pathlib import Path
 
 import pytest
-from workbench import evals
+from workbench import catalog, evals
 from workbench.catalog import UnknownNameError
 from workbench.evals.__main__ import main as cli_main
+from workbench.evals.sampling import (
+    LIVE_REASONING_CAP,
+    is_reasoning,
+    request_settings,
+    settings_notes,
+)
 
 FAST = {"max_tokens": 3, "progress": False, "backoff": 0.05, "max_backoff": 0.5}
 
@@ -49,6 +55,11 @@ def test_three_protocols_timing_and_cli_resume(no_faults, tmp_path: Path, capsys
         assert r.tokenizer == "o200k_base"
         assert r.cost_usd is not None and r.cost_usd > 0  # list prices of these ids exist
     assert json.loads(rows["details"].iloc[0])["finish_reason"]
+    # a 3-token cap cuts every reply, and the summary says so in each protocol's words
+    assert {json.loads(d)["finish_reason"] for d in rows["details"]} == {"length", "max_tokens", "MAX_TOKENS"}
+    assert list(table["cut_by_cap"]) == [1.0, 1.0, 1.0]
+    assert "cut by cap %" in summary.format_table()
+    assert any(n.startswith("output cap: as given (arc_challenge 3)") for n in summary.notes)
 
     # the CLI resumes the same run: nothing is asked again, the JSON summary says so
     code = cli_main(["run", "--tasks", "arc_challenge", "--models", *models, "--limit", "1",
@@ -97,6 +108,10 @@ def test_final_failures_are_reported_not_scored(no_faults, tmp_path: Path) -> No
     results = evals.load_results(bad.run_id, store)
     assert set(results["outcome"]) == {"failed"} and set(results["error_kind"]) == {"client"}
     assert results["score"].isna().all()
+    # listed by name next to the accuracy, with the bounds they put on it (all wrong: 0, all right: 1)
+    assert row.failed_items == tuple(sorted(results["item_id"]))
+    assert (row.acc_failed_wrong, row.acc_failed_right) == (0.0, 1.0)
+    assert f"finally failed, gsm8k x gpt-4o: {', '.join(row.failed_items)}" in bad.format_table()
     # a provider that never answers in time: timed out, retried, then given up
     no_faults.set_faults(rate_timeout=1.0, timeout_seconds=20)
     slow = evals.run(["gsm8k"], ["gpt-4o"], "local", limit=1, store=store, timeout=0.5, max_attempts=2,
@@ -173,3 +188,29 @@ def test_error_classification() -> None:
     assert evals.classify_error(openai.APIConnectionError(request=req)) == ("connection", True)
     assert evals.classify_error(httpx.RemoteProtocolError("cut")) == ("connection", True)
     assert evals.classify_error(KeyError("bug")) == ("other", False)
+
+
+def test_request_settings_caps_and_rejected_parameters(monkeypatch) -> None:
+    """Caps per backend from the catalog's rows, and parameters a model rejects: left out on live, said."""
+    mmlu = evals.get_task("mmlu")
+    # gemini-2.5-flash: output limit 65,000 (a thinking model); gpt-4o: 16,000
+    live = request_settings(mmlu, "gemini-2.5-flash", "live", max_tokens=None, temperature=0.0)
+    assert (live.max_tokens, live.cap_source) == (LIVE_REASONING_CAP, "reasoning") and is_reasoning("gemini-2.5-flash")
+    assert request_settings(mmlu, "gpt-4o", "live", max_tokens=None, temperature=0.0).max_tokens == mmlu.max_tokens
+    assert request_settings(mmlu, "gemini-2.5-flash", "local", max_tokens=None, temperature=0.0).max_tokens == 256
+    given = request_settings(mmlu, "gemini-2.5-flash", "live", max_tokens={"mmlu": 99}, temperature=0.0)
+    assert (given.max_tokens, given.cap_source) == (99, "given")
+
+    monkeypatch.setattr(catalog, "rejected_params", lambda m: frozenset({"temperature", "top_p"}) if m == "gpt-5.5"
+                        else frozenset(), raising=False)
+    on_live = request_settings(mmlu, "gpt-5.5", "live", max_tokens=None, temperature=0.0)
+    assert (on_live.temperature, on_live.omitted, on_live.rejected) == (None, ("temperature",), ("temperature",))
+    on_local = request_settings(mmlu, "gpt-5.5", "local", max_tokens=None, temperature=0.0)
+    assert (on_local.temperature, on_local.seed, on_local.omitted) == (0.0, 1234, ())
+    live_notes = settings_notes({("mmlu", "gpt-5.5"): on_live, ("mmlu", "gpt-4o"): request_settings(
+        mmlu, "gpt-4o", "live", max_tokens=None, temperature=0.0)}, "live")
+    assert live_notes[0] == ("output cap: each task's own (mmlu 256) for gpt-4o; the live reasoning cap (mmlu "
+                             "32,768) for gpt-5.5 (reasoning models or an output limit above 32,000 tokens: their "
+                             "thinking counts against the cap)")
+    assert "gpt-5.5 rejects temperature (catalog): left out of its requests" in live_notes[1]
+    assert "sent here anyway" in settings_notes({("mmlu", "gpt-5.5"): on_local}, "local")[1]
