@@ -18,6 +18,8 @@ help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 env: $(VENV)/.installed  ## create .venv and install the workbench with everything it needs
+	@# the model files live inside .venv: assemble them again if they went missing or changed
+	@$(PY) -m workbench.assets check --quiet >/dev/null || $(PY) -m workbench.assets install
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "make: Python 3.11 is required, $(PYTHON) is " + sys.version.split()[0] + "; pass PYTHON=/path/to/python3.11")'

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 #: The repository root (the folder holding pyproject.toml). Override with WORKBENCH_ROOT.
@@ -11,3 +12,6 @@ FIGURES: Path = ROOT / "figures"
 NOTEBOOKS: Path = ROOT / "notebooks"
 BUILD: Path = ROOT / "build"
 RESULTS: Path = ROOT / "results"
+#: Where assembled model files (GGUF) live: inside the Python environment, so removing the environment
+#: (``make distclean``) removes them too. Override with WORKBENCH_MODELS.
+MODELS: Path = Path(os.environ.get("WORKBENCH_MODELS", Path(sys.prefix) / "share" / "workbench" / "models"))
