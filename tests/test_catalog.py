@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from workbench import catalog, paths
 
 
@@ -36,8 +35,46 @@ def test_disagreements_are_kept_as_separate_rows() -> None:
     assert dict(zip(he["source_id"], he["value"])) == {"S1": 91.0, "S4": 90.2}
 
 
-def test_every_source_of_sources_md_is_listed() -> None:
-    assert list(catalog.sources()["source_id"]) == ["S0", "S1", "S2", "S3", "S4"]
+def test_every_source_of_sources_md_is_listed_then_the_score_reports() -> None:
+    src = catalog.sources().set_index("source_id")
+    assert list(src.index) == ["S0", "S1", "S2", "S3", "S4", "S5", "S6"]
+    assert src.loc["S5", "url"] == "https://arxiv.org/abs/2409.12186"
+    assert src.loc[["S5", "S6"], "url"].notna().all()
+
+
+def test_the_local_ladder_and_its_facts() -> None:
+    assert catalog.local_models() == ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct",
+                                      "qwen2.5-coder-1.5b-instruct"]
+    local = catalog.models().set_index("model_id").loc[catalog.local_models()]
+    assert (local["license"] == "Apache-2.0").all() and local["open_weights"].all()
+    assert local["upstream_url"].str.startswith("https://huggingface.co/").all()
+    assert list(local["quantization"]) == ["Q4_1", "Q4_K_M", "Q4_K_M"]
+    assert local["parameters"].is_monotonic_increasing and (local["local_threads"] >= 1).all()
+    assert local.loc["qwen2.5-coder-1.5b-instruct", "gguf_sha256"].startswith("cc324af070c2")
+    assert local.loc["qwen2.5-coder-0.5b-instruct", "file_bytes"] == 491_400_064
+    assert local.loc["qwen2.5-coder-1.5b-instruct", "context_window"] == 32_768
+
+
+def test_published_scores_of_the_ladder_carry_source_and_date() -> None:
+    s = catalog.scores()
+    qwen = s[s["model_id"] == "qwen2.5-coder-1.5b-instruct"].set_index("benchmark")
+    assert qwen.loc["HumanEval", "value"] == 70.7 and qwen.loc["HumanEval+", "value"] == 66.5
+    assert (qwen["source_id"] == "S5").all() and qwen["checked"].notna().all()
+    assert "greedy" in qwen.loc["HumanEval", "notes"]
+    small = s[s["model_id"] == "qwen2.5-coder-0.5b-instruct"].set_index("benchmark")
+    assert small.loc["HumanEval", "value"] == 61.6
+    sized = catalog.benchmarks().set_index("benchmark")["n_items"]
+    ladder = s[s["model_id"].isin(catalog.local_models())]
+    assert ladder["benchmark"].map(sized).notna().all()  # every ladder score has a known n
+
+
+def test_rejected_params() -> None:
+    assert catalog.rejected_params("claude-opus-4-7") == frozenset({"temperature", "top_p", "top_k"})
+    assert catalog.rejected_params("gpt-4o") == frozenset()
+    opus = catalog.models().set_index("model_id").loc["claude-opus-4-7"]
+    assert opus["params_source"].startswith("https://platform.claude.com/")
+    with pytest.raises(catalog.UnknownNameError, match=r"model_id: unknown model 'opus'"):
+        catalog.rejected_params("opus")
 
 
 def test_check_functions_name_the_parameter_and_value() -> None:
@@ -59,7 +96,7 @@ def test_check_functions_name_the_parameter_and_value() -> None:
 
 @pytest.fixture()
 def data_copy(tmp_path: Path) -> Path:
-    for name in ("sources", "models", "prices", "scores"):
+    for name in ("sources", "models", "prices", "scores", "benchmarks"):
         shutil.copy(paths.DATA / f"{name}.csv", tmp_path / f"{name}.csv")
     return tmp_path
 
@@ -83,8 +120,19 @@ def _corrupt(folder: Path, name: str, old: str, new: str) -> None:
         ("prices", ",S4,\n", ",blog,\n", r"line 2: source_id 'blog' is neither a source id"),
         ("prices", "gpt-4o,2024-07-01", "gpt-4z,2024-07-01", r"line 2: model_id 'gpt-4z' is not in models\.csv"),
         ("prices", "model_id,observed", "model,observed", r"prices\.csv, line 1: header does not match"),
-        ("scores", "MMLU,gpt-4o,accuracy,88.7,percent,S4,", "MMLU,gpt-4o,accuracy,88.7,percent,S4", r"scores\.csv, line 3: expected 7 fields, found 6"),
+        ("scores", "MMLU,gpt-4o,accuracy,88.7,percent,S4,,", "MMLU,gpt-4o,accuracy,88.7,percent,S4,", r"scores\.csv, line 3: expected 8 fields, found 7"),
         ("scores", "MMLU,gpt-4o,accuracy,88.7,percent,S4,", "MMLU,gpt-4o,accuracy,88.7,points,S4,", r"line 3: column 'unit': 'points' is not one of"),
+        ("scores", "qwen2.5-coder-1.5b-instruct,accuracy,70.7,percent,S5,2026-12-01",
+         "qwen2.5-coder-1.5b-instruct,accuracy,70.7,percent,S5,2026-12-32", r"column 'checked': '2026-12-32' is not a valid date"),
+        ("models", "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", "cc324af070c2",
+         r"models\.csv, line 19: column 'gguf_sha256': 'cc324af070c2' is not a sha256"),
+        ("models", "Q4_K_M,1117320768,", "Q4_K_M,,", r"line 19: column 'file_bytes' is empty but required when 'gguf_sha256' is given"),
+        ("models", "Apache-2.0,https://huggingface.co/Qwen/Qwen2.5-Coder-1.5B-Instruct,1,",
+         "Apache-2.0,huggingface.co/Qwen/Qwen2.5-Coder-1.5B-Instruct,1,", r"column 'upstream_url': 'huggingface\.co/.*' is not a url"),
+        ("models", ",temperature;top_p;top_k,", ",temperature;top-p,", r"column 'rejects_params': 'top-p' is not one of temperature, top_p"),
+        ("models", "top_k,https://platform.claude.com/docs/en/about-claude/models/migration-guide#migrating-to-claude-opus-4-7,S2",
+         "top_k,,S2", r"column 'params_source' is empty but required when 'rejects_params' is given"),
+        ("benchmarks", "HumanEval+,coding,164,", "HumanEval+,coding,0,", r"benchmarks\.csv, line \d+: column 'n_items' must be positive"),
         ("models", "gpt-4o,openai,", "gpt-4o,openia,", r"models\.csv, line 2: column 'provider': 'openia'"),
         ("models", "gpt-4o-mini,openai,GPT,GPT-4o mini", "gpt-4o,openai,GPT,GPT-4o mini", r"models\.csv, line 3: duplicate key \{'model_id': 'gpt-4o'\} \(first seen on line 2\)"),
     ],

@@ -1,8 +1,10 @@
 """Load and validate the workbook's tidy data tables (``data/*.csv``).
 
 Every table is one CSV file with a declared schema: its columns, each column's type, which columns are
-required, which ones form the row key, and which columns must be positive. Every row carries a
-``source_id``: one of the source ids in ``data/sources.csv`` (S0-S4) or a URL. A file that breaks any rule
+required, which ones form the row key, which columns must be positive, match a pattern (a SHA-256, a URL)
+or hold a semicolon list of known names, and which columns a row must fill once it fills another. Every
+row carries a ``source_id``: one of the source ids in ``data/sources.csv`` (S0, S1, ...) or a URL. A file
+that breaks any rule
 raises :class:`CatalogError` naming the file, the line (as an editor shows it: the header is line 1) and
 the reason, so a broken CSV fails loudly instead of flowing into a figure.
 
@@ -11,42 +13,46 @@ Typical use::
     from workbench import catalog
     prices = catalog.prices()                 # a validated pandas DataFrame
     catalog.check_models(["gpt-4o"])          # raises UnknownNameError naming a bad id
+    catalog.local_models()                    # the ids served by local GGUF files
+    catalog.rejected_params("claude-opus-4-7")  # sampling parameters the provider refuses
 """
 from __future__ import annotations
 
 import csv
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
 from . import paths
 
 __all__ = [
+    "TABLES",
     "CatalogError",
     "UnknownNameError",
-    "TABLES",
-    "load",
-    "sources",
-    "models",
-    "prices",
-    "scores",
     "benchmarks",
+    "check_models",
+    "check_names",
+    "check_providers",
+    "check_sources",
+    "cite",
+    "claim",
     "claims",
     "limits",
+    "load",
+    "local_models",
     "media_token_rules",
-    "check_models",
-    "check_sources",
-    "check_providers",
-    "check_names",
+    "models",
+    "prices",
     "provider_of",
-    "claim",
-    "cite",
+    "rejected_params",
+    "scores",
+    "sources",
 ]
 
 
@@ -81,17 +87,28 @@ _TYPES = {"str", "int", "float", "bool", "date"}
 _SOURCE_ID = re.compile(r"^S\d+$")
 _URL = re.compile(r"^https?://\S+$")
 _PROVIDERS = ("openai", "anthropic", "google", "meta", "alibaba", "huggingface")
+#: Sampling parameters a model can refuse (``rejects_params`` in models.csv), named as in the OpenAI API.
+SAMPLING_PARAMS = ("temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "seed",
+                   "logprobs", "stop")
+_PATTERNS = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "url": _URL}
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a table: its type, whether a value is required, whether it must be > 0."""
+    """One column of a table: its type, whether a value is required, whether it must be > 0.
+
+    ``choices`` lists the allowed values; ``pattern`` names an entry of ``_PATTERNS`` the text must match
+    (``sha256``: 64 lowercase hex digits, ``url``); ``items`` makes the cell a ``;``-separated list whose
+    every entry must be one of them (an empty cell is an empty list).
+    """
 
     name: str
     type: str = "str"
     required: bool = False
     positive: bool = False
     choices: tuple[str, ...] | None = None
+    pattern: str | None = None
+    items: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,8 @@ class Table:
     key: tuple[str, ...]
     description: str = ""
     model_columns: tuple[str, ...] = field(default=())
+    #: (column, columns a row must also fill whenever it fills ``column``)
+    requires: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     @property
     def path(self) -> Path:
@@ -111,8 +130,13 @@ class Table:
 
 
 def _c(name: str, type: str = "str", *, req: bool = False, pos: bool = False,
-       choices: tuple[str, ...] | None = None) -> Column:
-    return Column(name, type, req, pos, choices)
+       choices: tuple[str, ...] | None = None, pattern: str | None = None,
+       items: tuple[str, ...] | None = None) -> Column:
+    return Column(name, type, req, pos, choices, pattern, items)
+
+
+#: What a model served by a local GGUF file must state besides its hash.
+_LOCAL_FACTS = ("parameters", "quantization", "file_bytes", "license", "upstream_url", "local_threads")
 
 
 TABLES: dict[str, Table] = {
@@ -120,16 +144,23 @@ TABLES: dict[str, Table] = {
     for t in [
         Table("sources", (
             _c("source_id", req=True), _c("title", req=True), _c("author", req=True),
-            _c("published", req=True), _c("kind", req=True), _c("url"), _c("notes"),
-        ), key=("source_id",), description="The published articles this workbook checks (S0-S4)."),
+            _c("published", req=True), _c("kind", req=True), _c("url", pattern="url"), _c("notes"),
+        ), key=("source_id",),
+            description="The articles this workbook checks (S0-S4) and the reports and model cards its "
+                        "published scores come from (S5, ...)."),
         Table("models", (
             _c("model_id", req=True), _c("provider", req=True, choices=_PROVIDERS),
             _c("family", req=True), _c("name", req=True), _c("release"),
             _c("context_window", "int", pos=True), _c("max_output", "int", pos=True),
             _c("input_text", "bool"), _c("input_image", "bool"), _c("input_audio", "bool"),
             _c("input_video", "bool"), _c("output", req=True), _c("open_weights", "bool", req=True),
-            _c("source_id", req=True), _c("notes"),
-        ), key=("model_id",), description="Models, their provider, limits and input modalities."),
+            _c("parameters", "int", pos=True), _c("quantization"), _c("file_bytes", "int", pos=True),
+            _c("gguf_sha256", pattern="sha256"), _c("license"), _c("upstream_url", pattern="url"),
+            _c("local_threads", "int", pos=True), _c("rejects_params", items=SAMPLING_PARAMS),
+            _c("params_source", pattern="url"), _c("source_id", req=True), _c("notes"),
+        ), key=("model_id",), requires=(("gguf_sha256", _LOCAL_FACTS), ("rejects_params", ("params_source",))),
+            description="Models: provider, limits, input modalities; for local GGUF models the file, its "
+                        "hash, licence and measured thread count; sampling parameters a model refuses."),
         Table("prices", (
             _c("model_id", req=True), _c("observed", "date", req=True),
             _c("observed_as_published", req=True),
@@ -141,7 +172,7 @@ TABLES: dict[str, Table] = {
         Table("scores", (
             _c("benchmark", req=True), _c("model_id", req=True), _c("metric", req=True),
             _c("value", "float", req=True, pos=True), _c("unit", req=True, choices=("percent", "ms")),
-            _c("source_id", req=True), _c("notes"),
+            _c("source_id", req=True), _c("checked", "date"), _c("notes"),
         ), key=("benchmark", "model_id", "metric", "source_id"), model_columns=("model_id",),
             description="Published benchmark scores; one row per benchmark, model, metric and source."),
         Table("benchmarks", (
@@ -171,7 +202,9 @@ TABLES: dict[str, Table] = {
 
 for _t in TABLES.values():  # schema sanity, checked once at import
     assert all(c.type in _TYPES for c in _t.columns), _t.name
+    assert all(c.pattern in (None, *_PATTERNS) for c in _t.columns), _t.name
     assert set(_t.key) <= {c.name for c in _t.columns}, _t.name
+    assert {n for c, cs in _t.requires for n in (c, *cs)} <= {c.name for c in _t.columns}, _t.name
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,6 +240,15 @@ def _parse(value: str, col: Column, path: Path, line: int):
         raise CatalogError(path, line, f"column {col.name!r} must be positive, got {value}")
     if col.choices and out not in col.choices:
         raise CatalogError(path, line, f"column {col.name!r}: {value!r} is not one of {', '.join(col.choices)}")
+    if col.pattern and not _PATTERNS[col.pattern].match(value):
+        raise CatalogError(path, line, f"column {col.name!r}: {value!r} is not a {col.pattern}")
+    if col.items is not None:
+        entries = [e.strip() for e in value.split(";")]
+        bad = [e for e in entries if e not in col.items]
+        if bad:
+            raise CatalogError(path, line, f"column {col.name!r}: {bad[0]!r} is not one of "
+                                           f"{', '.join(col.items)} (a ;-separated list)")
+        out = ";".join(entries)
     return out
 
 
@@ -238,6 +280,11 @@ def _read(table: Table, path: Path, known_sources: set[str] | None,
             if len(record) != len(expected):
                 raise CatalogError(path, line, f"expected {len(expected)} fields, found {len(record)}")
             row = {c.name: _parse(v, c, path, line) for c, v in zip(table.columns, record)}
+            for col, needed in table.requires:
+                empty = [n for n in needed if row[col] is not None and row[n] is None]
+                if empty:
+                    raise CatalogError(path, line, f"column {empty[0]!r} is empty but required when "
+                                                   f"{col!r} is given (needed: {', '.join(needed)})")
             src = row.get("source_id")
             if src is not None and not _URL.match(src):
                 if not _SOURCE_ID.match(src):
@@ -269,7 +316,7 @@ def _read(table: Table, path: Path, known_sources: set[str] | None,
     return frame
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_cached(name: str, data_dir: str, mtime_ns: int) -> pd.DataFrame:
     table = TABLES[name]
     path = Path(data_dir) / f"{name}.csv"
@@ -299,7 +346,7 @@ def load(name: str, *, data_dir: Path | None = None) -> pd.DataFrame:
 
 
 def sources() -> pd.DataFrame:
-    """The sources table (S0-S4): id, title, author, date published."""
+    """The sources table (S0, S1, ...): id, title, author, date published, kind, URL."""
     return load("sources")
 
 
@@ -375,7 +422,7 @@ def check_models(values: str | Iterable[str], provider: str | None = None, param
 
 
 def check_sources(values: str | Iterable[str], param: str = "sources") -> list[str]:
-    """Validate source ids (S0-S4) against ``sources.csv``; return them as a list."""
+    """Validate source ids (S0, S1, ...) against ``sources.csv``; return them as a list."""
     return check_names(values, sources()["source_id"], param=param, kind="source id")
 
 
@@ -389,6 +436,28 @@ def provider_of(model_id: str) -> str:
     check_models([model_id], param="model_id")
     table = models()
     return str(table.loc[table["model_id"] == model_id, "provider"].iloc[0])
+
+
+def local_models() -> list[str]:
+    """The model ids served by a local GGUF file (rows of ``models.csv`` with a ``gguf_sha256``), smallest first.
+
+    Their files are declared in ``pyproject.toml`` and found through :func:`workbench.assets.model_file`.
+    """
+    table = models()
+    local = table[table["gguf_sha256"].notna()].sort_values(["parameters", "model_id"])
+    return [str(m) for m in local["model_id"]]
+
+
+def rejected_params(model_id: str) -> frozenset[str]:
+    """The sampling parameters ``model_id``'s provider refuses (an API error on a non-default value).
+
+    Empty for most models; filled only where a provider document says so (``params_source``). A harness
+    leaves these parameters out of the request and says so.
+    """
+    check_models([model_id], param="model_id")
+    table = models().set_index("model_id")
+    value = table.at[model_id, "rejects_params"]
+    return frozenset() if pd.isna(value) else frozenset(str(value).split(";"))
 
 
 def claim(claim_id: str) -> float:
