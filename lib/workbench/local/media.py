@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import logging
 import os
 import tempfile
 import threading
@@ -30,6 +31,8 @@ import numpy as np
 
 # Nothing here may reach a model hub: faster-whisper imports huggingface_hub, which reads this at import.
 os.environ["HF_HUB_OFFLINE"] = "1"
+
+log = logging.getLogger("workbench.local.media")
 
 __all__ = [
     "AUDIO_MIMES", "IMAGE_MIMES", "VIDEO_MIMES", "WHISPER_MODEL", "WHISPER_SHA256", "MediaError",
@@ -76,7 +79,22 @@ def media_threads() -> int:
 
 
 class MediaError(ValueError):
-    """Media that cannot be read: an unsupported mime type, or data that does not decode as that type."""
+    """Media that cannot be read: an unsupported mime type, or data that does not decode as that type.
+
+    The message is ``"<function>: <reason>"``; ``reason`` alone says in plain words what is wrong
+    with the input (never a decoder's internals: those stay in ``__cause__`` and the debug log).
+    """
+
+    def __init__(self, func: str, reason: str) -> None:
+        super().__init__(f"{func}: {reason}")
+        self.func = func
+        self.reason = reason
+
+
+def _undecodable(func: str, what: str, exc: BaseException) -> MediaError:
+    """The error for data a decoder refused; the decoder's own message goes to the debug log only."""
+    log.debug("%s: %s: %s: %s", func, what, type(exc).__name__, exc)
+    return MediaError(func, what)
 
 
 class ModelFileError(RuntimeError):
@@ -89,19 +107,19 @@ class ModelFileError(RuntimeError):
 def _check_mime(mime: Any, allowed: tuple[str, ...], func: str) -> str:
     """Normalise ``mime`` (lower case, parameters such as ``; codecs=opus`` dropped) and check it."""
     if not isinstance(mime, str):
-        raise MediaError(f"{func}: mime must be a string such as {allowed[0]!r}, got {mime!r}")
+        raise MediaError(func, f"mime must be a string such as {allowed[0]!r}, got {mime!r}")
     base = mime.split(";", 1)[0].strip().lower()
     if base not in allowed:
-        raise MediaError(f"{func}: unsupported mime {mime!r}; supported: {', '.join(allowed)}")
+        raise MediaError(func, f"unsupported mime {mime!r}; supported: {', '.join(allowed)}")
     return base
 
 
 def _check_data(data: Any, mime: str, func: str) -> bytes:
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise MediaError(f"{func}: data must be bytes ({mime}), got {type(data).__name__}")
+        raise MediaError(func, f"data must be bytes ({mime}), got {type(data).__name__}")
     data = bytes(data)
     if not data:
-        raise MediaError(f"{func}: data is empty; nothing to decode as {mime}")
+        raise MediaError(func, f"data is empty; nothing to decode as {mime}")
     return data
 
 
@@ -181,7 +199,8 @@ def _decode_image(data: bytes, mime: str, func: str) -> tuple[np.ndarray, str, i
             else:
                 rgb = img.convert("RGB")
     except Exception as exc:  # Pillow raises several types (UnidentifiedImageError, OSError, ...)
-        raise MediaError(f"{func}: cannot decode the data as {mime}: {exc}") from exc
+        raise _undecodable(func, f"cannot decode the data as {mime}: it is not a complete, valid image "
+                                 f"in that format", exc) from exc
     return np.asarray(rgb, dtype=np.uint8), fmt, frames
 
 
@@ -261,7 +280,7 @@ def _decode_audio(data: bytes, mime: str, func: str) -> tuple[np.ndarray, str]:
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.audio:
-                raise MediaError(f"{func}: the {mime} data has no audio stream")
+                raise MediaError(func, f"the {mime} data has no audio stream")
             stream = container.streams.audio[0]
             ctx = stream.codec_context
             channels = ctx.channels
@@ -271,9 +290,10 @@ def _decode_audio(data: bytes, mime: str, func: str) -> tuple[np.ndarray, str]:
     except MediaError:
         raise
     except Exception as exc:  # PyAV raises InvalidDataError and friends
-        raise MediaError(f"{func}: cannot decode the data as {mime}: {exc}") from exc
+        raise _undecodable(func, f"cannot decode the data as {mime}: it is not a complete, valid audio file "
+                                 f"in that format", exc) from exc
     if samples.size == 0:
-        raise MediaError(f"{func}: the {mime} data decodes to no audio samples")
+        raise MediaError(func, f"the {mime} data decodes to no audio samples")
     return samples, desc
 
 
@@ -310,13 +330,15 @@ def _video_meta(path: str, mime: str, func: str) -> dict[str, Any]:
         meta = next(gen)
         gen.close()
     except Exception as exc:  # imageio-ffmpeg raises OSError / RuntimeError with ffmpeg's message
-        raise MediaError(f"{func}: cannot decode the data as {mime}: {str(exc).strip()[-300:]}") from exc
+        raise _undecodable(func, f"cannot decode the data as {mime}: it is not a complete, valid video "
+                                 f"in that format", exc) from exc
     duration = float(meta.get("duration") or 0.0)
     if duration <= 0:  # container without a duration: count by decoding
         try:
             _frames, duration = imageio_ffmpeg.count_frames_and_secs(path)
         except Exception as exc:
-            raise MediaError(f"{func}: cannot find the duration of the {mime} data: {exc}") from exc
+            raise _undecodable(func, f"cannot find the duration of the {mime} data: the video is "
+                                     "incomplete or damaged", exc) from exc
     meta["duration"] = float(duration)
     return meta
 
@@ -363,7 +385,7 @@ def video_to_text(data: bytes, mime: str, max_frames: int = 10) -> str:
     """
     mime = _check_mime(mime, VIDEO_MIMES, "video_to_text")
     if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
-        raise MediaError(f"video_to_text: max_frames must be an integer >= 1, got {max_frames!r}")
+        raise MediaError("video_to_text", f"max_frames must be an integer >= 1, got {max_frames!r}")
     data = _check_data(data, mime, "video_to_text")
     suffix = "." + mime.split("/")[1].replace("x-", "").replace("quicktime", "mov")
     fd, tmp = tempfile.mkstemp(suffix=suffix)
@@ -379,8 +401,8 @@ def video_to_text(data: bytes, mime: str, max_frames: int = 10) -> str:
             try:
                 frame = _frame_at(tmp, seek, (w, h))
             except Exception as exc:
-                raise MediaError(f"video_to_text: cannot decode a frame at {t:.2f}s of the {mime} data: "
-                                 f"{str(exc).strip()[-300:]}") from exc
+                raise _undecodable("video_to_text", f"cannot decode the frame at {t:.2f} s of the {mime} "
+                                                    "data: the video is incomplete or damaged", exc) from exc
             if frame is None:
                 continue
             if previous is not None and previous[0].shape == frame.shape and \
@@ -394,7 +416,7 @@ def video_to_text(data: bytes, mime: str, max_frames: int = 10) -> str:
     finally:
         Path(tmp).unlink(missing_ok=True)
     if not out:
-        raise MediaError(f"video_to_text: the {mime} data has no decodable video frames")
+        raise MediaError("video_to_text", f"the {mime} data has no decodable video frames")
     codec = str(meta.get("codec") or "?").split()[0]
     head = (f"Video: {mime.split('/')[1].upper()} ({codec}), {duration:.1f} s, {w}x{h} px, {fps:g} fps; "
             f"{len(out)} frames sampled, text read by OCR:")
@@ -407,7 +429,7 @@ def video_to_text(data: bytes, mime: str, max_frames: int = 10) -> str:
 def to_text(data: bytes, mime: str) -> str:
     """Turn any supported medium into text, choosing the adapter by ``mime`` (image/, audio/, video/)."""
     if not isinstance(mime, str):
-        raise MediaError(f"to_text: mime must be a string, got {mime!r}")
+        raise MediaError("to_text", f"mime must be a string, got {mime!r}")
     kind = mime.split("/", 1)[0].strip().lower()
     if kind == "image":
         return image_to_text(data, mime)
@@ -415,5 +437,5 @@ def to_text(data: bytes, mime: str) -> str:
         return audio_to_text(data, mime)
     if kind == "video":
         return video_to_text(data, mime)
-    raise MediaError(f"to_text: unsupported mime {mime!r}; supported: "
-                     f"{', '.join(IMAGE_MIMES + AUDIO_MIMES + VIDEO_MIMES)}")
+    raise MediaError("to_text", f"unsupported mime {mime!r}; supported: "
+                                f"{', '.join(IMAGE_MIMES + AUDIO_MIMES + VIDEO_MIMES)}")

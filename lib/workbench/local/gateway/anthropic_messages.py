@@ -5,12 +5,20 @@ Shapes follow the installed ``anthropic`` SDK's types (``Message``, the raw stre
 ``messages.stream()`` and ``messages.count_tokens`` read every answer. Errors use Anthropic's
 ``{"type": "error", "error": {"type", "message"}}`` shape. The SDK's ``x-api-key`` or
 ``Authorization: Bearer`` header is accepted and ignored (no key is checked, none is logged).
+
+The fields the API defines are the SDK's own ``MessageCreateParams`` (its beta ones for a beta request,
+``?beta=true`` or an ``anthropic-beta`` header) plus the documented sampling fields ``temperature``,
+``top_p`` and ``top_k``; an unknown field is Anthropic's "Extra inputs are not permitted". Structured
+output is honoured as ``output_config.format`` and as the older beta ``output_format`` (with the
+``structured-outputs-2025-11-13`` beta header). Tool-use ids start with ``toolu_``, as Anthropic's do.
 """
 from __future__ import annotations
 
+import datetime
+import functools
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Literal
 
 from .content import (
     ContentWalk,
@@ -24,7 +32,16 @@ from .content import (
 )
 from .core import Core
 from .errors import GatewayError, bad
-from .fields import check_tools_unique, checked_schema, opt_bool, opt_number, stop_list
+from .fields import (
+    FieldPolicy,
+    check_limit,
+    check_tools_unique,
+    checked_schema,
+    opt_bool,
+    opt_number,
+    stop_list,
+    unsupported,
+)
 from .types import (
     ArgumentsDelta,
     Done,
@@ -39,11 +56,16 @@ from .types import (
     new_id,
 )
 
-__all__ = ["MessageExchange", "error_body", "error_status", "parse_messages"]
+__all__ = ["STRUCTURED_OUTPUTS_BETA", "MessageExchange", "error_body", "error_status", "model_object",
+           "parse_messages"]
+
+#: The beta header value under which the Messages API takes structured output as ``output_format``.
+STRUCTURED_OUTPUTS_BETA = "structured-outputs-2025-11-13"
 
 _ERROR_TYPES = {
     "invalid_request": (400, "invalid_request_error"),
     "not_found": (404, "not_found_error"),
+    "not_allowed": (405, "invalid_request_error"),
     "rate_limit": (429, "rate_limit_error"),
     "server": (500, "api_error"),
     "timeout": (504, "timeout_error"),
@@ -158,12 +180,78 @@ def _tool_choice(raw: Any, tools: list[Tool]) -> ToolChoice:
     return ToolChoice({"auto": "auto", "any": "required", "none": "none"}[kind])  # type: ignore[arg-type]
 
 
-async def parse_messages(core: Core, body: dict[str, Any], *, counting: bool = False) -> MessageExchange:
-    """Validate a Messages API body (or a count_tokens body) into a :class:`MessageExchange`."""
+def extra_input(name: str) -> GatewayError:
+    """Anthropic's 400 for a field the API does not define."""
+    return bad(name, "Extra inputs are not permitted")
+
+
+@functools.lru_cache(maxsize=32)
+def fields(endpoint: Literal["messages", "count_tokens"], beta: bool, betas: frozenset[str]) -> FieldPolicy:
+    """The fields of a Messages (or count_tokens) body: the SDK's request types for that endpoint."""
+    if beta:
+        from anthropic.types.beta import (
+            message_count_tokens_params,
+            message_create_params,
+        )
+    else:
+        from anthropic.types import message_count_tokens_params, message_create_params
+    params = (message_create_params.MessageCreateParamsBase if endpoint == "messages"
+              else message_count_tokens_params.MessageCountTokensParams)
+    # The documented sampling fields, which this SDK version no longer takes as arguments.
+    sampling = {"temperature", "top_p", "top_k"} if endpoint == "messages" else set()
+    known = frozenset(params.__annotations__) | sampling | ({"stream"} if endpoint == "messages" else set())
+    read = frozenset({"model", "messages", "max_tokens", "system", "stop_sequences", "stream", "tools",
+                      "tool_choice", "output_config", "thinking", *sampling})
+    ignored = {"metadata": "a user id for abuse monitoring",
+               "service_tier": "the local provider has one tier",
+               "cache_control": "prompt caching; the engine caches prompt prefixes by itself",
+               "inference_geo": "where the model runs: here, on this machine",
+               "speed": "one speed: the local engine's",
+               "user_profile_id": "account scoping; the local provider has no accounts",
+               "workspace_id": "account scoping; the local provider has no accounts"}
+    policy = FieldPolicy(known, read, extra_input, ignored,
+                         reasons={"container": "no code-execution containers offline",
+                                  "mcp_servers": "no MCP servers offline"})
+    return policy.with_known({"output_format"}) if STRUCTURED_OUTPUTS_BETA in betas else policy
+
+
+def _structured_output(body: dict[str, Any], req: GenRequest) -> None:
+    """Honour ``output_config.format`` (or the beta ``output_format``): a JSON schema for the answer."""
+    out_cfg = body.get("output_config")
+    if out_cfg is not None:
+        if not isinstance(out_cfg, dict):
+            raise bad("output_config", "expected an object")
+        FieldPolicy(frozenset({"format", "effort"}), frozenset({"format"}), extra_input, prefix="output_config.",
+                    reasons={"effort": "the local model has one effort level"}).check(out_cfg)
+    for name, fmt in (("output_config.format", (out_cfg or {}).get("format")), ("output_format", body.get("output_format"))):
+        if fmt is None:
+            continue
+        if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+            raise bad(f"{name}.type", "expected 'json_schema'")
+        req.json_schema = checked_schema(fmt.get("schema"), f"{name}.schema")
+        req.json_param = f"{name}.schema"
+
+
+async def parse_messages(core: Core, body: dict[str, Any], *, counting: bool = False,
+                         endpoint: Literal["messages", "count_tokens"] = "messages", beta: bool = False,
+                         betas: Iterable[str] = ()) -> MessageExchange:
+    """Validate a Messages API body (or a count_tokens body) into a :class:`MessageExchange`.
+
+    ``counting``: the body is only counted (``max_tokens`` is not required); ``endpoint`` picks the
+    API's field set; ``beta`` and ``betas`` (the ``anthropic-beta`` header's values) pick the beta one.
+    """
+    fields(endpoint, beta or bool(betas), frozenset(betas)).check(body)
     model = core.check_model(body.get("model"), "anthropic")
     max_tokens = opt_number(body, "max_tokens", lo=1, integer=True)
     if max_tokens is None and not counting:
         raise bad("max_tokens", "field required")
+    limit = core.output_limit(model)
+    check_limit(max_tokens, limit, lambda value, cap: bad(
+        "max_tokens", f"{value} > {cap}, which is the maximum allowed number of output tokens for {model}"))
+    thinking = body.get("thinking")
+    if thinking is not None and (not isinstance(thinking, dict) or thinking.get("type") != "disabled"):
+        raise unsupported("thinking", "the local model does not think before answering; send "
+                                      "{'type': 'disabled'} or leave it out")
     walk = ContentWalk(PARTS)
     messages: list[dict[str, str]] = []
     system = body.get("system")
@@ -196,18 +284,9 @@ async def parse_messages(core: Core, body: dict[str, Any], *, counting: bool = F
         top_k=opt_number(body, "top_k", lo=0, integer=True),
         stop=stop_list(body.get("stop_sequences"), "stop_sequences"),
         tools=tools, tool_choice=_tool_choice(body.get("tool_choice"), tools),
-        stream=opt_bool(body, "stream"),
+        call_id_prefix="toolu_", stream=opt_bool(body, "stream"),
     )
-    out_cfg = body.get("output_config")
-    if out_cfg is not None:
-        if not isinstance(out_cfg, dict):
-            raise bad("output_config", "expected an object")
-        fmt = out_cfg.get("format")
-        if fmt is not None:
-            if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
-                raise bad("output_config.format.type", "expected 'json_schema'")
-            req.json_schema = checked_schema(fmt.get("schema"), "output_config.format.schema")
-            req.json_param = "output_config.format.schema"
+    _structured_output(body, req)
     return MessageExchange(req, backend=core.backend_name(model))
 
 
@@ -283,3 +362,10 @@ class MessageExchange:
                     yield sse("message_stop", {"type": "message_stop"})
         except GatewayError as exc:
             yield sse("error", error_body(exc))
+
+
+def model_object(model: str, *, created: float, backend: str, limit: int | None) -> dict[str, Any]:
+    """An entry of ``GET /v1/models`` as the Anthropic SDK reads it (``ModelInfo``)."""
+    stamp = datetime.datetime.fromtimestamp(created, tz=datetime.UTC).isoformat().replace("+00:00", "Z")
+    return {"id": model, "type": "model", "display_name": model, "created_at": stamp, "lifecycle": "active",
+            "max_tokens": limit, "backend_model": backend}

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from ..faults import FaultConfig, FaultInjector, FaultSettingError, parse_faults
 from . import anthropic_messages, gemini, openai_chat, openai_common, openai_responses
-from .core import DEFAULT_MAX_TOKENS, Core
+from .core import Core
 from .engine_client import EngineClient
 from .errors import GatewayError, bad
 from .transport import (
@@ -33,7 +33,7 @@ from .transport import (
     read_json,
     sse_response,
 )
-from .types import BACKEND_HEADER, DEFAULT_SEED, Exchange, new_id
+from .types import BACKEND_HEADER, DEFAULT_SEED, Exchange, Provider, new_id
 
 __all__ = ["BackendHeaderMiddleware", "create_app"]
 
@@ -117,7 +117,7 @@ async def answer(core: Core, request: Request, exchange: Exchange) -> Response:
 # Protocol routes
 # ------------------------------------------------------------------------------------------------
 def openai_routes(core: Core) -> list[Route]:
-    """``/v1/chat/completions``, ``/v1/responses``, ``/v1/models[/{model}]``."""
+    """``/v1/chat/completions`` and ``/v1/responses``."""
     endpoint = protocol_endpoint(openai_common)
 
     @endpoint
@@ -128,36 +128,30 @@ def openai_routes(core: Core) -> list[Route]:
     async def responses(request: Request) -> Response:
         return await answer(core, request, await openai_responses.parse_responses(core, await read_json(request)))
 
-    def model_object(model: str) -> dict[str, Any]:
-        return openai_common.model_object(model, created=int(core.started), backend=core.backend_name(model))
-
-    @endpoint
-    async def list_models(request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [model_object(m) for m in core.known_models.get("openai", [])]})
-
-    @endpoint
-    async def get_model(request: Request) -> Response:
-        return JSONResponse(model_object(core.check_model(request.path_params["model"], "openai")))
-
     return [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/responses", responses, methods=["POST"]),
-        Route("/v1/models", list_models, methods=["GET"]),
-        Route("/v1/models/{model:path}", get_model, methods=["GET"]),
     ]
 
 
 def anthropic_routes(core: Core) -> list[Route]:
-    """``/v1/messages`` and ``/v1/messages/count_tokens``."""
+    """``/v1/messages`` and ``/v1/messages/count_tokens`` (and their beta forms, ``?beta=true``)."""
     endpoint = protocol_endpoint(anthropic_messages)
+
+    def beta(request: Request) -> dict[str, Any]:
+        header = request.headers.get("anthropic-beta", "")
+        return {"beta": request.query_params.get("beta") == "true",
+                "betas": [b.strip() for b in header.split(",") if b.strip()]}
 
     @endpoint
     async def messages(request: Request) -> Response:
-        return await answer(core, request, await anthropic_messages.parse_messages(core, await read_json(request)))
+        exchange = await anthropic_messages.parse_messages(core, await read_json(request), **beta(request))
+        return await answer(core, request, exchange)
 
     @endpoint
     async def count_tokens(request: Request) -> Response:
-        exchange = await anthropic_messages.parse_messages(core, await read_json(request), counting=True)
+        exchange = await anthropic_messages.parse_messages(core, await read_json(request), counting=True,
+                                                           endpoint="count_tokens", **beta(request))
         return JSONResponse({"input_tokens": await core.count_tokens(exchange.req)})
 
     return [
@@ -170,7 +164,7 @@ _GEMINI_METHODS = "':generateContent', ':streamGenerateContent' or ':countTokens
 
 
 def gemini_routes(core: Core) -> list[Route]:
-    """``/v1beta/models[/{model}]`` and the ``:generateContent`` family (also under ``/v1``)."""
+    """The ``:generateContent`` family under ``/v1beta/models`` and ``/v1/models``."""
     endpoint = protocol_endpoint(gemini)
 
     @endpoint
@@ -192,22 +186,87 @@ def gemini_routes(core: Core) -> list[Route]:
             raise bad("alt", "the local provider streams as server-sent events only; add '?alt=sse'")
         return await answer(core, request, await gemini.parse_generate(core, model, body, stream=stream))
 
-    @endpoint
-    async def get_model(request: Request) -> Response:
-        model = core.check_model(request.path_params["spec"].removeprefix("models/"), "google")
-        return JSONResponse(gemini.model_object(model, core.backend_name(model)))
-
-    @endpoint
-    async def list_models(request: Request) -> Response:
-        return JSONResponse({"models": [gemini.model_object(m, core.backend_name(m))
-                                        for m in core.known_models.get("google", [])]})
-
     return [
-        Route("/v1beta/models", list_models, methods=["GET"]),
         Route("/v1beta/models/{spec:path}", model_action, methods=["POST"]),
-        Route("/v1beta/models/{spec:path}", get_model, methods=["GET"]),
         Route("/v1/models/{spec:path}", model_action, methods=["POST"]),
     ]
+
+
+def caller(request: Request) -> Provider:
+    """Which SDK sent ``request``, from its headers and path: google-genai sends ``x-goog-api-key``
+    (and uses ``/v1beta`` or ``:method`` paths), the Anthropic SDK ``anthropic-version``; else OpenAI."""
+    headers = request.headers
+    path = request.url.path
+    if "x-goog-api-key" in headers or "key" in request.query_params or path.startswith("/v1beta/") \
+            or ":" in path.rsplit("/", 1)[-1]:
+        return "google"
+    if "anthropic-version" in headers or "x-api-key" in headers:
+        return "anthropic"
+    return "openai"
+
+
+PROTOCOLS: dict[Provider, ModuleType] = {"openai": openai_common, "anthropic": anthropic_messages, "google": gemini}
+
+
+def model_routes(core: Core) -> list[Route]:
+    """``GET /v1/models[/{model}]`` for the SDK that asks (:func:`caller`: the OpenAI and Anthropic SDKs
+    use these paths, and so does google-genai with its default API version ``v1``) and
+    ``GET /v1beta/models[/{model}]`` for Gemini."""
+
+    def model_id(request: Request) -> str:
+        return str(request.path_params.get("model", "")).removeprefix("models/")
+
+    def entry(provider: Provider, model: str) -> dict[str, Any]:
+        backend = core.backend_name(model)
+        if provider == "google":
+            return gemini.model_object(model, backend)
+        if provider == "anthropic":
+            return anthropic_messages.model_object(model, created=core.started, backend=backend,
+                                                   limit=core.output_limit(model))
+        return openai_common.model_object(model, created=int(core.started), backend=backend)
+
+    def listing(provider: Provider) -> dict[str, Any]:
+        entries = [entry(provider, m) for m in core.known_models.get(provider, [])]
+        if provider == "google":
+            return {"models": entries}
+        if provider == "anthropic":
+            return {"data": entries, "has_more": False, "first_id": entries[0]["id"] if entries else None,
+                    "last_id": entries[-1]["id"] if entries else None}
+        return {"object": "list", "data": entries}
+
+    def handler(provider: Provider | None, one: bool) -> Handler:
+        async def models(request: Request) -> Response:
+            who = provider or caller(request)
+
+            @protocol_endpoint(PROTOCOLS[who])
+            async def respond(request: Request) -> Response:
+                if one:
+                    return JSONResponse(entry(who, core.check_model(model_id(request), who)))
+                return JSONResponse(listing(who))
+
+            return await respond(request)
+
+        return models
+
+    return [
+        Route("/v1/models", handler(None, one=False), methods=["GET"]),
+        Route("/v1/models/{model:path}", handler(None, one=True), methods=["GET"]),
+        Route("/v1beta/models", handler("google", one=False), methods=["GET"]),
+        Route("/v1beta/models/{model:path}", handler("google", one=True), methods=["GET"]),
+    ]
+
+
+async def not_served(request: Request, exc: Exception) -> Response:
+    """A path (or method) the gateway does not serve: 404 (405) in the calling SDK's error shape."""
+    status = getattr(exc, "status_code", 404)
+    what = "Invalid URL" if status == 404 else "Method not allowed"
+    error = GatewayError("not_allowed" if status == 405 else "not_found",
+                         f"{what} ({request.method} {request.url.path}): the local provider serves the OpenAI, "
+                         "Anthropic and Gemini endpoints its SDKs call (see GET /_workbench/info)")
+    if request.url.path.startswith("/_workbench/"):
+        return JSONResponse({"error": error.message}, status_code=status)
+    protocol = PROTOCOLS[caller(request)]
+    return JSONResponse(protocol.error_body(error), status_code=protocol.error_status(error))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -233,8 +292,9 @@ def admin_routes(core: Core) -> list[Route]:
     async def info(request: Request) -> Response:
         return JSONResponse({"model": core.model_name, "engine_url": core.engine.url,
                              "props": await core.engine.get("/props"), "slots": await core.engine.get("/slots"),
-                             "faults": core.faults.state(),
-                             "default_seed": DEFAULT_SEED, "default_max_tokens": DEFAULT_MAX_TOKENS,
+                             "faults": core.faults.state(), "default_seed": DEFAULT_SEED,
+                             "default_max_tokens": "the model's output limit, at most the slot context",
+                             "slot_context": await core.engine.slot_context(), "output_limits": core.limits,
                              "known_models": core.known_models, "uptime_s": time.time() - core.started})
 
     async def faults_endpoint(request: Request) -> Response:
@@ -277,11 +337,22 @@ def admin_routes(core: Core) -> list[Route]:
 # ------------------------------------------------------------------------------------------------
 # The app
 # ------------------------------------------------------------------------------------------------
-def _known_models() -> dict[str, list[str]]:
+def _catalog_models() -> tuple[dict[str, list[str]], dict[str, int]]:
+    """The catalog's model ids per provider, and each id's output limit (``max_output``, else its
+    context window: no answer can be longer than that)."""
+    import pandas as pd
+
     from workbench import catalog
 
     table = catalog.models()
-    return {p: sorted(table.loc[table["provider"] == p, "model_id"]) for p in ("openai", "anthropic", "google")}
+    known = {p: sorted(table.loc[table["provider"] == p, "model_id"]) for p in ("openai", "anthropic", "google")}
+    limits: dict[str, int] = {}
+    for row in table.itertuples():
+        for value in (row.max_output, row.context_window):
+            if not pd.isna(value):
+                limits[row.model_id] = int(value)
+                break
+    return known, limits
 
 
 def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None = None) -> Any:
@@ -293,15 +364,17 @@ def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None
     exact prompt text (media already turned into text) and its token count for a request body (for
     Gemini, put the model id in the body as ``"model"``).
     """
+    known, limits = _catalog_models()
     core = Core(EngineClient(engine_url, model_name=model_name), faults=faults or FaultInjector(),
-                known_models=_known_models())
-    routes = [*admin_routes(core), *openai_routes(core), *anthropic_routes(core), *gemini_routes(core)]
+                known_models=known, limits=limits)
+    routes = [*admin_routes(core), *openai_routes(core), *anthropic_routes(core), *gemini_routes(core),
+              *model_routes(core)]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await core.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_served, 405: not_served})
     app.state.core = core
     return BackendHeaderMiddleware(app, model_name)

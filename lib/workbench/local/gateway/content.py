@@ -163,8 +163,8 @@ class ContentWalk:
                                   "video": media.video_to_text}[kind]
         try:
             text = await asyncio.to_thread(fn, data, mime)
-        except ValueError as exc:
-            raise bad(param, f"cannot read the {kind} ({mime}): {exc}") from None
+        except ValueError as exc:  # media.MediaError: its reason says what is wrong, in plain words
+            raise bad(param, f"cannot read the {kind} ({mime}): {getattr(exc, 'reason', exc)}") from None
         self.counts[kind] = self.counts.get(kind, 0) + 1
         return f"[{kind} {self.counts[kind]}: {text}]"
 

@@ -11,14 +11,18 @@ What all three protocols share, done once:
   each tool through a constrained choice. Never a canned call;
 * token counts are the engine's own; ``count_tokens`` tokenizes the very prompt generation would send;
 * sampling defaults: when a request has no seed the gateway sends :data:`.types.DEFAULT_SEED`, so the
-  same request gives the same answer; when it has no token limit the answer is capped at
-  :data:`DEFAULT_MAX_TOKENS`;
+  same request gives the same answer; when it has no token limit the answer may run to the model's
+  output limit (the catalog's, as the real APIs do), at most to the end of the engine slot's context;
+* output limits: :meth:`Core.output_limit` is the catalog's limit of a model id, which the protocol
+  parsers hold a requested ``max_tokens`` against;
+* log-probabilities: the engine's own (``n_probs``), per generated token with its top alternatives;
 * the first-token delay of fault injection (:mod:`workbench.local.faults`).
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -40,16 +44,17 @@ from .types import (
     Provider,
     Started,
     TextDelta,
+    TokenLogprob,
     Tool,
     ToolCall,
     ToolCallStart,
     new_id,
 )
 
-__all__ = ["DEFAULT_MAX_TOKENS", "Core", "tool_note", "with_system_note"]
+__all__ = ["Core", "tool_note", "with_system_note"]
 
-#: Answer length cap (tokens) when a request sets none (OpenAI and Gemini allow that).
-DEFAULT_MAX_TOKENS = 512
+#: A dated snapshot of a model id: ``gpt-4o-2024-08-06``, ``claude-3-7-sonnet-20250219``.
+_SNAPSHOT = re.compile(r"^(?P<base>.+?)-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
 
 
 def tool_note(tools: list[Tool]) -> str:
@@ -71,6 +76,23 @@ def with_system_note(messages: list[dict[str, str]], note: str) -> list[dict[str
     return out
 
 
+def _logprobs(chunk: dict[str, Any], top: int | None) -> list[TokenLogprob]:
+    """The engine's ``completion_probabilities`` of a chunk, with ``top`` alternatives per token."""
+    if top is None:
+        return []
+
+    def one(p: dict[str, Any]) -> TokenLogprob:
+        return TokenLogprob(str(p.get("token", "")), float(p.get("logprob", 0.0)), list(p.get("bytes") or []),
+                            int(p.get("id", -1)))
+
+    out = []
+    for p in chunk.get("completion_probabilities") or []:
+        tok = one(p)
+        tok.top = [one(alt) for alt in (p.get("top_logprobs") or [])[:top]]
+        out.append(tok)
+    return out
+
+
 class Core:
     """Model ids, engines, tools and faults: what all three protocols share.
 
@@ -78,25 +100,36 @@ class Core:
         engine: the engine client answering every model id today.
         faults: the fault injector (off by default).
         known_models: catalog model ids accepted per provider.
+        limits: output-token limit per model id (the catalog's ``max_output``, else its context window).
     """
 
     def __init__(self, engine: EngineClient, *, faults: FaultInjector,
-                 known_models: dict[str, list[str]]) -> None:
+                 known_models: dict[str, list[str]], limits: dict[str, int] | None = None) -> None:
         self.engine = engine
         self.model_name = engine.model_name
         self.faults = faults
         self.known_models = known_models
+        self.limits = limits or {}
         #: Which engine answers each served model id.
         self.engines: dict[str, EngineClient] = {m: engine for ids in known_models.values() for m in ids}
         self.engines[LOCAL_MODEL_ID] = engine
         self.started = time.time()
 
     # -- model ids -------------------------------------------------------------------------------
+    def canonical(self, model: str) -> str:
+        """The catalog id of ``model``: itself, or the id a dated snapshot of it belongs to."""
+        if model in self.engines:
+            return model
+        match = _SNAPSHOT.match(model)
+        return match["base"] if match and match["base"] in self.engines else model
+
     def check_model(self, model: Any, provider: Provider, param: str = "model") -> str:
-        """Accept a catalog model id of ``provider`` (or the local model's id); else 404/400."""
+        """Accept a catalog model id of ``provider`` (or the local model's id), or a dated snapshot
+        of one (``gpt-4o-2024-08-06``, as the real APIs do); else 404/400."""
         if not isinstance(model, str) or not model:
             raise bad(param, "a model id (string) is required")
-        if model in self.known_models.get(provider, []) or model == LOCAL_MODEL_ID:
+        base = self.canonical(model)
+        if base in self.known_models.get(provider, []) or base == LOCAL_MODEL_ID:
             return model
         known = ", ".join(self.known_models.get(provider, []) + [LOCAL_MODEL_ID])
         raise GatewayError(
@@ -108,11 +141,22 @@ class Core:
 
     def engine_for(self, model: str) -> EngineClient:
         """The engine serving ``model`` (a checked id)."""
-        return self.engines[model]
+        return self.engines[self.canonical(model)]
 
     def backend_name(self, model: str) -> str:
         """Human-readable name of the real model answering ``model``."""
         return self.engine_for(model).model_name
+
+    def output_limit(self, model: str) -> int | None:
+        """The most output tokens ``model`` may be asked for (None: the catalog gives no limit)."""
+        return self.limits.get(self.canonical(model))
+
+    async def answer_cap(self, model: str) -> int:
+        """Output tokens allowed when a request sets no limit: the model's own limit (as the real APIs
+        do), at most the engine slot's context (generation stops there anyway)."""
+        slot = await self.engine_for(model).slot_context()
+        limit = self.output_limit(model)
+        return min(limit, slot) if limit else slot
 
     # -- prompts -----------------------------------------------------------------------------------
     def prompt_messages(self, req: GenRequest) -> list[dict[str, str]]:
@@ -141,12 +185,19 @@ class Core:
             "n_predict": max_tokens,
             "temperature": DEFAULT_TEMPERATURE if req.temperature is None else req.temperature,
             "seed": DEFAULT_SEED if req.seed is None else req.seed,
-            "cache_prompt": True,
+            # no prompt cache: a cached prompt re-evaluates only its last token, whose logits then differ
+            # in the last bits from a cold run and flip greedy answers (measured: 3 of 9 repeats); replayed
+            # archives (workbench.evals.archive) must give the recorded text
+            "cache_prompt": False,
         }
         if req.top_p is not None:
             params["top_p"] = req.top_p
         if req.top_k is not None:
             params["top_k"] = req.top_k
+        if req.frequency_penalty is not None:
+            params["frequency_penalty"] = req.frequency_penalty
+        if req.presence_penalty is not None:
+            params["presence_penalty"] = req.presence_penalty
         return params
 
     async def delay_first_token(self) -> None:
@@ -188,7 +239,7 @@ class Core:
         """
         self.check_messages(req)
         engine = self.engine_for(req.model)
-        max_tokens = DEFAULT_MAX_TOKENS if req.max_tokens is None else req.max_tokens
+        max_tokens = await self.answer_cap(req.model) if req.max_tokens is None else req.max_tokens
         await self.delay_first_token()
         messages = self.prompt_messages(req)
         chosen: str | None = None
@@ -212,16 +263,21 @@ class Core:
             payload["stop"] = req.stop
         if req.json_schema is not None:
             payload["json_schema"] = grammar.bounded_schema(req.json_schema, max_string=1000, max_items=20)
+        if req.logprobs is not None:
+            payload["n_probs"] = max(1, req.logprobs)  # the engine sends the chosen token's only with n_probs >= 1
         param = req.json_param if req.json_schema is not None else None
-        async for event in self._decode(engine, payload, param, used_prompt, used_completion):
+        async for event in self._decode(engine, payload, param, used_prompt, used_completion,
+                                        top=req.logprobs):
             yield event
 
     async def _decode(self, engine: EngineClient, payload: dict[str, Any], param: str | None,
                       used_prompt: int, used_completion: int, call: ToolCall | None = None,
-                      call_schema: dict[str, Any] | None = None) -> AsyncIterator[Event]:
+                      call_schema: dict[str, Any] | None = None, top: int | None = None) -> AsyncIterator[Event]:
         """Stream one engine completion as events: text, or the arguments of ``call`` (checked
-        against ``call_schema``)."""
+        against ``call_schema``); with ``top`` set, text deltas carry log-probabilities with ``top``
+        alternatives per token."""
         parts: list[str] = []
+        logprobs: list[TokenLogprob] = []
         final: dict[str, Any] = {}
         started = False
         async for chunk in engine.stream(payload, param=param):
@@ -232,7 +288,12 @@ class Core:
                     yield ToolCallStart(call.id, call.name)
             if chunk.get("content"):
                 parts.append(chunk["content"])
-                yield ArgumentsDelta(chunk["content"]) if call is not None else TextDelta(chunk["content"])
+                if call is not None:
+                    yield ArgumentsDelta(chunk["content"])
+                else:
+                    probs = _logprobs(chunk, top)
+                    logprobs.extend(probs)
+                    yield TextDelta(chunk["content"], probs)
             if chunk.get("stop"):
                 final = chunk
         prompt_tokens = used_prompt + int(final.get("tokens_evaluated", 0))
@@ -253,7 +314,8 @@ class Core:
         yield Done(Generation(
             text="".join(parts), finish=finish,
             stop_sequence=final.get("stopping_word") or None if finish == "stop_sequence" else None,
-            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            logprobs=logprobs if top is not None else None))
 
     async def generate(self, req: GenRequest) -> Generation:
         """Generate the whole answer (the events collected)."""

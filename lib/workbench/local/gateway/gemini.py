@@ -4,10 +4,18 @@
 ``/v1``, plus the model objects of ``GET .../models``. Shapes follow the installed ``google-genai``
 SDK's converters (camelCase JSON: ``candidates``, ``usageMetadata``, ``modelVersion``); requests are
 read in camelCase or snake_case. Errors use Google's ``{"error": {"code", "message", "status"}}`` shape.
+
+The fields the API defines are those the SDK sends (its ``GenerationConfig`` model for
+``generationConfig``; the request's top level as its converter writes it); an unknown one is Google's
+"Invalid JSON payload received. Unknown name ...". Response schemas are read in either spelling of
+type names (``"STRING"`` as the SDK's README writes them, or ``"string"``); ``responseLogprobs`` and
+``logprobs`` give the engine's log-probabilities.
 """
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,7 +31,16 @@ from .content import (
 )
 from .core import Core
 from .errors import GatewayError, bad
-from .fields import check_tools_unique, checked_schema, opt_number, stop_list
+from .fields import (
+    FieldPolicy,
+    check_limit,
+    check_tools_unique,
+    checked_schema,
+    opt_bool,
+    opt_number,
+    stop_list,
+    unsupported,
+)
 from .types import (
     ArgumentsDelta,
     Done,
@@ -32,6 +49,7 @@ from .types import (
     GenRequest,
     Started,
     TextDelta,
+    TokenLogprob,
     Tool,
     ToolCallStart,
     ToolChoice,
@@ -41,7 +59,8 @@ from .types import (
 __all__ = ["GenerateExchange", "error_body", "error_status", "get", "model_object", "parse_generate",
            "to_json_schema"]
 
-_STATUS = {"invalid_request": "INVALID_ARGUMENT", "not_found": "NOT_FOUND", "rate_limit": "RESOURCE_EXHAUSTED",
+_STATUS = {"invalid_request": "INVALID_ARGUMENT", "not_found": "NOT_FOUND", "not_allowed": "UNIMPLEMENTED",
+           "rate_limit": "RESOURCE_EXHAUSTED",
            "server": "INTERNAL", "timeout": "DEADLINE_EXCEEDED", "unavailable": "UNAVAILABLE"}
 
 
@@ -53,6 +72,79 @@ def error_body(exc: GatewayError) -> dict[str, Any]:
 def error_status(exc: GatewayError) -> int:
     """Google's HTTP status for ``exc``."""
     return exc.status
+
+
+# ------------------------------------------------------------------------------------------------
+# Fields
+# ------------------------------------------------------------------------------------------------
+def camel_case(name: str) -> str:
+    """``response_mime_type`` -> ``responseMimeType`` (the REST API accepts both spellings)."""
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+
+
+def unknown_name(path: str) -> GatewayError:
+    """Google's 400 for a field the API does not define."""
+    where, _, name = path.rpartition(".")
+    at = f" at '{re.sub(r'([A-Z])', lambda m: '_' + m.group(1).lower(), where)}'" if where else ""
+    return GatewayError("invalid_request", f'Invalid JSON payload received. Unknown name "{name}"{at}: '
+                                           "Cannot find field.", param=path)
+
+
+def _both(names: set[str]) -> frozenset[str]:
+    return frozenset(names | {camel_case(n) for n in names})
+
+
+#: The request's top level, as the SDK's converter (``_GenerateContentParameters_to_mldev`` and
+#: ``_GenerateContentConfig_to_mldev``) writes it; ``model`` is accepted for the admin prompt endpoint.
+TOP_LEVEL = _both({"model", "contents", "system_instruction", "tools", "tool_config", "safety_settings",
+                   "generation_config", "cached_content", "labels", "service_tier", "store", "continuation_token"})
+
+
+@functools.cache
+def fields() -> tuple[FieldPolicy, FieldPolicy]:
+    """The policies of the request's top level and of its ``generationConfig``."""
+    from google.genai import types
+
+    config = {name for name in types.GenerationConfig.model_fields} | {"image_config"}  # the SDK sends it too
+    top = FieldPolicy(TOP_LEVEL, _both({"model", "contents", "system_instruction", "tools", "tool_config",
+                                        "generation_config"}), unknown_name,
+                      ignored={"safetySettings": "the local provider has no content filter to configure",
+                               "safety_settings": "the local provider has no content filter to configure",
+                               "labels": "billing labels", "serviceTier": "the local provider has one tier",
+                               "service_tier": "the local provider has one tier",
+                               "store": "the local provider stores nothing"},
+                      reasons={"cachedContent": "the local provider has no context cache",
+                               "cached_content": "the local provider has no context cache"})
+    read = _both({"temperature", "top_p", "top_k", "candidate_count", "max_output_tokens", "stop_sequences", "seed",
+                  "response_mime_type", "response_schema", "response_json_schema", "presence_penalty",
+                  "frequency_penalty", "response_logprobs", "logprobs", "response_modalities", "thinking_config"})
+    generation = FieldPolicy(_both(config), read, unknown_name, prefix="generationConfig.",
+                             ignored={"mediaResolution": "the local provider reads media its own way",
+                                      "media_resolution": "the local provider reads media its own way"},
+                             reasons={"speechConfig": "the local model answers in text only",
+                                      "imageConfig": "the local model answers in text only"})
+    return top, generation
+
+
+def upper_types_lowered(schema: Any) -> Any:
+    """A JSON schema with upper-case type names (``"STRING"``, ``"OBJECT"``) written in lower case."""
+    if isinstance(schema, list):
+        return [upper_types_lowered(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "type" and isinstance(value, str):
+            out[key] = value.lower()
+        elif key == "type" and isinstance(value, list):
+            out[key] = [v.lower() if isinstance(v, str) else v for v in value]
+        elif key in ("enum", "const", "default", "examples", "example"):
+            out[key] = value  # data, not schema
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = {name: upper_types_lowered(v) for name, v in value.items()}
+        else:
+            out[key] = upper_types_lowered(value)
+    return out
 
 
 def get(obj: dict[str, Any], camel: str, snake: str | None = None, default: Any = None) -> Any:
@@ -168,7 +260,7 @@ def _tools(raw: Any) -> list[Tool]:
             if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not d["name"]:
                 raise bad(f"{p}.name", "a function declaration needs a name")
             if get(d, "parametersJsonSchema", "parameters_json_schema") is not None:
-                schema = checked_schema(get(d, "parametersJsonSchema", "parameters_json_schema"),
+                schema = checked_schema(upper_types_lowered(get(d, "parametersJsonSchema", "parameters_json_schema")),
                                         f"{p}.parametersJsonSchema")
             elif d.get("parameters") is not None:
                 schema = checked_schema(to_json_schema(d["parameters"], f"{p}.parameters"), f"{p}.parameters")
@@ -205,8 +297,19 @@ def _tool_choice(raw: Any, tools: list[Tool]) -> tuple[ToolChoice, list[Tool]]:
 # ------------------------------------------------------------------------------------------------
 # The request
 # ------------------------------------------------------------------------------------------------
+def _logprobs(cfg: dict[str, Any], gp: str) -> int | None:
+    """Alternatives per token when ``responseLogprobs`` is set (None: no log-probabilities)."""
+    top = opt_number(cfg, "logprobs", param=gp + "logprobs", lo=0, hi=20, integer=True)
+    if not opt_bool(cfg, "responseLogprobs", gp + "responseLogprobs"):
+        if top is not None:
+            raise bad(gp + "logprobs", "needs responseLogprobs to be true")
+        return None
+    return top or 0
+
+
 async def parse_generate(core: Core, model: str, body: dict[str, Any], *, stream: bool) -> GenerateExchange:
     """Validate a generateContent body into a :class:`GenerateExchange`."""
+    fields()[0].check(body)
     model = core.check_model(model, "google")
     walk = ContentWalk(PARTS)
     messages: list[dict[str, str]] = []
@@ -234,32 +337,45 @@ async def parse_generate(core: Core, model: str, body: dict[str, Any], *, stream
     cfg = get(body, "generationConfig", "generation_config") or {}
     if not isinstance(cfg, dict):
         raise bad("generationConfig", "expected an object")
+    fields()[1].check(cfg)
+    cfg = {camel_case(k): v for k, v in cfg.items()}
     gp = "generationConfig."
     count = opt_number(cfg, "candidateCount", param=gp + "candidateCount", integer=True)
     if count not in (None, 1):
         raise bad(gp + "candidateCount", "the local provider returns one candidate; candidateCount must be 1")
     max_tokens = opt_number(cfg, "maxOutputTokens", param=gp + "maxOutputTokens", lo=1, integer=True)
-    if max_tokens is None:
-        max_tokens = opt_number(cfg, "max_output_tokens", param=gp + "maxOutputTokens", lo=1, integer=True)
+    check_limit(max_tokens, core.output_limit(model), lambda value, limit: bad(
+        gp + "maxOutputTokens", f"{value} is above the output limit of {model}; the supported range is from 1 "
+                                f"(inclusive) to {limit + 1} (exclusive)"))
+    if [str(m).upper() for m in cfg.get("responseModalities") or ["TEXT"]] != ["TEXT"]:
+        raise unsupported(gp + "responseModalities", "the local model answers in text only")
+    thinking = cfg.get("thinkingConfig")
+    if thinking is not None:
+        think = {camel_case(k): v for k, v in thinking.items()} if isinstance(thinking, dict) else {"?": thinking}
+        if think.get("thinkingBudget", 0) != 0 or any(v for k, v in think.items() if k != "thinkingBudget"):
+            raise unsupported(gp + "thinkingConfig", "the local model does not think before answering; "
+                                                     "thinkingBudget 0 is the only setting")
     choice, choice_tools = _tool_choice(get(body, "toolConfig", "tool_config"), _tools(body.get("tools")))
     req = GenRequest(
         model=model, messages=messages, max_tokens=max_tokens,
         temperature=opt_number(cfg, "temperature", param=gp + "temperature", lo=0, hi=2),
         top_p=opt_number(cfg, "topP", param=gp + "topP", lo=0, hi=1),
         top_k=opt_number(cfg, "topK", param=gp + "topK", lo=0),
-        stop=stop_list(get(cfg, "stopSequences", "stop_sequences"), gp + "stopSequences"),
+        frequency_penalty=opt_number(cfg, "frequencyPenalty", param=gp + "frequencyPenalty", lo=-2, hi=2),
+        presence_penalty=opt_number(cfg, "presencePenalty", param=gp + "presencePenalty", lo=-2, hi=2),
+        stop=stop_list(cfg.get("stopSequences"), gp + "stopSequences"),
         seed=opt_number(cfg, "seed", param=gp + "seed", integer=True),
-        tools=choice_tools, tool_choice=choice, stream=stream,
+        tools=choice_tools, tool_choice=choice, logprobs=_logprobs(cfg, gp), stream=stream,
     )
     if req.top_k is not None:
         req.top_k = int(req.top_k)
-    mime = get(cfg, "responseMimeType", "response_mime_type")
-    json_schema = get(cfg, "responseJsonSchema", "response_json_schema")
-    schema = get(cfg, "responseSchema", "response_schema")
+    mime = cfg.get("responseMimeType")
+    json_schema = cfg.get("responseJsonSchema")
+    schema = cfg.get("responseSchema")
     if mime not in (None, "text/plain", "application/json", "text/x.enum"):
         raise bad(gp + "responseMimeType", f"expected text/plain or application/json, got {mime!r}")
     if json_schema is not None:
-        req.json_schema = checked_schema(json_schema, gp + "responseJsonSchema")
+        req.json_schema = checked_schema(upper_types_lowered(json_schema), gp + "responseJsonSchema")
         req.json_param = gp + "responseJsonSchema"
     elif schema is not None:
         req.json_schema = checked_schema(to_json_schema(schema, gp + "responseSchema"), gp + "responseSchema")
@@ -292,6 +408,18 @@ def usage_metadata(prompt: int, completion: int | None) -> dict[str, Any]:
     return out
 
 
+def logprobs_result(tokens: list[TokenLogprob]) -> dict[str, Any]:
+    """A candidate's ``logprobsResult`` (chosen and top tokens) and ``avgLogprobs``."""
+
+    def entry(t: TokenLogprob) -> dict[str, Any]:
+        return {"token": t.token, "tokenId": t.id, "logProbability": t.logprob}
+
+    total = sum(t.logprob for t in tokens)
+    return {"logprobsResult": {"topCandidates": [{"candidates": [entry(a) for a in t.top]} for t in tokens],
+                               "chosenCandidates": [entry(t) for t in tokens], "logProbabilitySum": total},
+            "avgLogprobs": total / len(tokens) if tokens else 0.0}
+
+
 class GenerateExchange:
     """A parsed generateContent request and its answers (a response, or ``data:`` chunks of them)."""
 
@@ -300,10 +428,12 @@ class GenerateExchange:
         self.backend = backend
 
     def _response(self, parts: list[dict[str, Any]], usage: dict[str, Any], response_id: str,
-                  finish: str | None) -> dict[str, Any]:
+                  finish: str | None, logprobs: list[TokenLogprob] | None = None) -> dict[str, Any]:
         cand: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
         if finish:
             cand["finishReason"] = finish
+        if logprobs is not None and self.req.logprobs is not None:
+            cand.update(logprobs_result(logprobs))
         return {"candidates": [cand], "usageMetadata": usage, "modelVersion": self.backend,
                 "responseId": response_id}
 
@@ -317,7 +447,7 @@ class GenerateExchange:
         """A ``GenerateContentResponse``; ``modelVersion`` names the real model."""
         return self._response(self._final_parts(gen, gen.text),
                               usage_metadata(gen.prompt_tokens, gen.completion_tokens), new_id("", 22),
-                              finish_reason(gen))
+                              finish_reason(gen), None if gen.tool_call else gen.logprobs)
 
     async def stream(self, events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
         """``data:`` chunks, each a GenerateContentResponse; the last has finishReason and full usage."""
@@ -332,7 +462,8 @@ class GenerateExchange:
                 if isinstance(ev, Started):
                     prompt = ev.prompt_tokens
                 elif isinstance(ev, TextDelta):
-                    yield chunk(self._response([{"text": ev.text}], usage_metadata(prompt, None), rid, None))
+                    yield chunk(self._response([{"text": ev.text}], usage_metadata(prompt, None), rid, None,
+                                               ev.logprobs))
                 elif isinstance(ev, (ToolCallStart, ArgumentsDelta)):
                     continue  # Gemini sends a function call whole, in the final chunk
                 elif isinstance(ev, Done):

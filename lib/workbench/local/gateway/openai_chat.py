@@ -1,10 +1,12 @@
 """OpenAI chat completions (``POST /v1/chat/completions``): parse the body, serialise the answer.
 
 Shapes follow the installed ``openai`` SDK's types (``ChatCompletion``, ``ChatCompletionChunk``) so
-that ``chat.completions.create``/``parse()``/``stream()`` read every answer.
+that ``chat.completions.create``/``parse()``/``stream()`` read every answer. The fields the API defines
+are the SDK's own ``completion_create_params``; ``logprobs``/``top_logprobs`` are the engine's.
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,15 +21,28 @@ from .content import (
 )
 from .core import Core
 from .errors import GatewayError, bad
-from .fields import checked_schema, opt_bool, opt_number, stop_list
+from .fields import (
+    FieldPolicy,
+    check_limit,
+    checked_schema,
+    opt_bool,
+    opt_number,
+    stop_list,
+    unsupported,
+)
 from .openai_common import (
     AUDIO_READER,
+    IGNORED,
+    REASONS,
     error_body,
+    logprob_entries,
     parse_function_tools,
     parse_tool_choice,
     read_refusal,
     refuse_files,
     sse,
+    too_many_tokens,
+    unknown_argument,
     unknown_part,
 )
 from .types import (
@@ -37,6 +52,7 @@ from .types import (
     Generation,
     GenRequest,
     TextDelta,
+    TokenLogprob,
     ToolCallStart,
     new_id,
 )
@@ -59,8 +75,21 @@ PARTS = PartTable(
     kind_of=lambda part: part.get("type"), unknown=unknown_part, none_is_empty=True)
 
 
+@functools.cache
+def fields() -> FieldPolicy:
+    """The chat completions fields: the SDK's ``CompletionCreateParams`` (plus ``stream``)."""
+    from openai.types.chat import completion_create_params
+
+    known = frozenset(completion_create_params.CompletionCreateParamsBase.__annotations__) | {"stream"}
+    read = frozenset({"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
+                      "seed", "tools", "tool_choice", "response_format", "stream", "stream_options", "n",
+                      "logprobs", "top_logprobs", "frequency_penalty", "presence_penalty", "modalities"})
+    return FieldPolicy(known, read, unknown_argument, IGNORED, REASONS)
+
+
 async def parse_chat(core: Core, body: dict[str, Any]) -> ChatExchange:
     """Validate a chat completions body into a :class:`ChatExchange`."""
+    fields().check(body)
     model = core.check_model(body.get("model"), "openai")
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
@@ -100,9 +129,15 @@ async def parse_chat(core: Core, body: dict[str, Any]) -> ChatExchange:
     n = opt_number(body, "n", lo=1, integer=True)
     if n not in (None, 1):
         raise bad("n", "the local provider returns one choice; n must be 1")
-    max_tokens = opt_number(body, "max_completion_tokens", lo=1, integer=True)
-    if max_tokens is None:
-        max_tokens = opt_number(body, "max_tokens", lo=1, integer=True)
+    cap_param = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    max_tokens = opt_number(body, cap_param, lo=1, integer=True)
+    check_limit(max_tokens, core.output_limit(model), too_many_tokens(cap_param))
+    if body.get("modalities") not in (None, ["text"]):
+        raise unsupported("modalities", "the local model answers in text only")
+    logprobs = opt_bool(body, "logprobs")
+    top_logprobs = opt_number(body, "top_logprobs", lo=0, hi=20, integer=True)
+    if top_logprobs is not None and not logprobs:
+        raise bad("top_logprobs", "logprobs must be set to true when top_logprobs is given", code="invalid_value")
     tools = parse_function_tools(body.get("tools"), "tools", nested=True)
     req = GenRequest(
         model=model, messages=messages, max_tokens=max_tokens,
@@ -110,8 +145,11 @@ async def parse_chat(core: Core, body: dict[str, Any]) -> ChatExchange:
         top_p=opt_number(body, "top_p", lo=0, hi=1),
         stop=stop_list(body.get("stop"), "stop"),
         seed=opt_number(body, "seed", integer=True),
+        frequency_penalty=opt_number(body, "frequency_penalty", lo=-2, hi=2),
+        presence_penalty=opt_number(body, "presence_penalty", lo=-2, hi=2),
         tools=tools,
         tool_choice=parse_tool_choice(body.get("tool_choice"), tools, "tool_choice", nested=True),
+        logprobs=(top_logprobs or 0) if logprobs else None,
         stream=opt_bool(body, "stream"),
     )
     fmt = body.get("response_format")
@@ -156,6 +194,10 @@ class ChatExchange:
         self.include_usage = include_usage
         self.backend = backend
 
+    @staticmethod
+    def _logprobs(tokens: list[TokenLogprob]) -> dict[str, Any]:
+        return {"content": logprob_entries(tokens), "refusal": None}
+
     def response(self, gen: Generation) -> dict[str, Any]:
         """A ``ChatCompletion`` object."""
         message: dict[str, Any] = {"role": "assistant", "content": None if gen.tool_call else gen.text,
@@ -163,10 +205,11 @@ class ChatExchange:
         if gen.tool_call:
             message["tool_calls"] = [{"id": gen.tool_call.id, "type": "function",
                                       "function": {"name": gen.tool_call.name, "arguments": gen.tool_call.arguments}}]
+        logprobs = self._logprobs(gen.logprobs) if gen.logprobs is not None and not gen.tool_call else None
         return {
             "id": new_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
             "model": self.req.model, "system_fingerprint": FINGERPRINT, "service_tier": "default",
-            "choices": [{"index": 0, "message": message, "finish_reason": chat_finish(gen), "logprobs": None}],
+            "choices": [{"index": 0, "message": message, "finish_reason": chat_finish(gen), "logprobs": logprobs}],
             "usage": chat_usage(gen), "backend_model": self.backend,
         }
 
@@ -174,11 +217,11 @@ class ChatExchange:
         """``ChatCompletionChunk`` events, then ``[DONE]``."""
         cid, created, model = new_id("chatcmpl-"), int(time.time()), self.req.model
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        def chunk(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> bytes:
             data: dict[str, Any] = {
                 "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "system_fingerprint": FINGERPRINT, "service_tier": "default",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}],
             }
             if self.include_usage:
                 data["usage"] = None
@@ -191,7 +234,8 @@ class ChatExchange:
                     if not started:
                         started = True
                         yield chunk({"role": "assistant", "content": "", "refusal": None})
-                    yield chunk({"content": event.text})
+                    probs = self._logprobs(event.logprobs) if self.req.logprobs is not None else None
+                    yield chunk({"content": event.text}, logprobs=probs)
                 elif isinstance(event, ToolCallStart):
                     started = True
                     yield chunk({"role": "assistant", "content": None, "refusal": None})

@@ -8,18 +8,22 @@ parts both accept (text, images as data URLs, ``input_audio``), and the model ob
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .content import ContentWalk, Reader, decode_base64
 from .errors import GatewayError, bad
 from .fields import check_tools_unique, checked_schema
-from .types import Tool, ToolChoice
+from .types import TokenLogprob, Tool, ToolChoice
 
 __all__ = [
     "AUDIO_READER",
+    "IGNORED",
+    "REASONS",
     "error_body",
     "error_code",
     "error_status",
+    "logprob_entries",
     "model_object",
     "parse_function_tools",
     "parse_tool_choice",
@@ -27,12 +31,66 @@ __all__ = [
     "refuse_files",
     "sse",
     "sse_event",
+    "too_many_tokens",
+    "unknown_argument",
     "unknown_part",
 ]
+
+#: Fields of both OpenAI APIs accepted without effect, and why nothing here depends on them.
+IGNORED = {
+    "metadata": "tags kept with a stored request; the local provider stores nothing",
+    "user": "an end-user id for abuse monitoring",
+    "safety_identifier": "an end-user id for abuse monitoring",
+    "store": "the local provider stores nothing",
+    "service_tier": "the local provider has one tier",
+    "prompt_cache_key": "a caching hint; the engine caches prompt prefixes by itself",
+    "prompt_cache_retention": "a caching hint; the engine caches prompt prefixes by itself",
+    "prompt_cache_options": "a caching hint; the engine caches prompt prefixes by itself",
+    "parallel_tool_calls": "the local provider makes at most one tool call per answer",
+}
+#: Why some real OpenAI fields are refused by the local provider.
+REASONS = {
+    "reasoning_effort": "the local model does not reason before answering",
+    "reasoning": "the local model does not reason before answering",
+    "logit_bias": "its token ids are OpenAI's tokenizer's, not the local model's",
+    "audio": "the local model answers in text only",
+    "functions": "the deprecated functions API; declare 'tools' instead",
+    "function_call": "the deprecated functions API; use 'tool_choice' instead",
+    "web_search_options": "the offline local provider has no web search",
+    "prediction": "predicted outputs",
+    "background": "the local provider stores no responses to run or fetch later; send the request without it",
+    "prompt": "the local provider has no stored prompts; send the instructions and input",
+}
+
+
+def unknown_argument(name: str) -> GatewayError:
+    """Chat completions' 400 for a field the API does not define."""
+    return GatewayError("invalid_request", f"Unrecognized request argument supplied: {name}", param=name,
+                        code="unknown_parameter")
+
+
+def too_many_tokens(param: str) -> Callable[[int, int], GatewayError]:
+    """OpenAI's 400 for a token limit above the model's output limit."""
+
+    def error(value: int, limit: int) -> GatewayError:
+        return GatewayError("invalid_request", f"{param} is too large: {value}. This model supports at most "
+                                               f"{limit} completion tokens, whereas you provided {value}.",
+                            param=param, code="invalid_value")
+
+    return error
+
+
+def logprob_entries(tokens: list[TokenLogprob]) -> list[dict[str, Any]]:
+    """OpenAI's log-probability entries (``token``, ``logprob``, ``bytes``, ``top_logprobs``)."""
+    return [{"token": t.token, "logprob": t.logprob, "bytes": t.bytes,
+             "top_logprobs": [{"token": a.token, "logprob": a.logprob, "bytes": a.bytes} for a in t.top]}
+            for t in tokens]
+
 
 _ERROR_TYPES = {
     "invalid_request": ("invalid_request_error", None),
     "not_found": ("invalid_request_error", "model_not_found"),
+    "not_allowed": ("invalid_request_error", "method_not_allowed"),
     "rate_limit": ("requests", "rate_limit_exceeded"),
     "server": ("server_error", None),
     "timeout": ("timeout", "timeout"),

@@ -2,10 +2,13 @@
 
 Shapes follow the installed ``openai`` SDK's types (``Response`` and its stream events with
 ``sequence_number``/``output_index``) so that ``responses.create``/``parse()``/``stream()`` read every
-answer. The local provider stores nothing: ``previous_response_id`` and ``conversation`` are refused.
+answer. The fields the API defines are the SDK's own ``response_create_params``. The local provider
+stores nothing: ``previous_response_id``, ``conversation`` and ``background`` are refused.
+``include: ["message.output_text.logprobs"]`` with ``top_logprobs`` gives the engine's log-probabilities.
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,15 +23,26 @@ from .content import (
 )
 from .core import Core
 from .errors import GatewayError, bad
-from .fields import checked_schema, opt_bool, opt_number
+from .fields import (
+    FieldPolicy,
+    check_limit,
+    checked_schema,
+    opt_bool,
+    opt_number,
+    unsupported,
+)
 from .openai_common import (
     AUDIO_READER,
+    IGNORED,
+    REASONS,
     error_code,
+    logprob_entries,
     parse_function_tools,
     parse_tool_choice,
     read_refusal,
     refuse_files,
     sse_event,
+    too_many_tokens,
     unknown_part,
 )
 from .types import (
@@ -38,6 +52,7 @@ from .types import (
     Generation,
     GenRequest,
     TextDelta,
+    TokenLogprob,
     ToolCallStart,
     new_id,
 )
@@ -58,9 +73,49 @@ PARTS = PartTable(
     kind_of=lambda part: part.get("type"), unknown=unknown_part)
 
 
+#: The one ``include`` value the local provider honours.
+LOGPROBS_INCLUDE = "message.output_text.logprobs"
+
+
+def unknown_parameter(name: str) -> GatewayError:
+    """The Responses API's 400 for a field it does not define."""
+    return GatewayError("invalid_request", f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
+
+
+@functools.cache
+def fields() -> FieldPolicy:
+    """The Responses fields: the SDK's ``ResponseCreateParams`` (plus ``stream``)."""
+    from openai.types.responses import response_create_params
+
+    known = frozenset(response_create_params.ResponseCreateParamsBase.__annotations__) | {"stream"}
+    read = frozenset({"model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "tools",
+                      "tool_choice", "stream", "text", "include", "top_logprobs", "background", "truncation",
+                      "previous_response_id", "conversation"})
+    ignored = {**IGNORED, "max_tool_calls": "the local provider makes at most one tool call per answer",
+               "stream_options": "stream obfuscation; the local stream goes over loopback only"}
+    return FieldPolicy(known, read, unknown_parameter, ignored, REASONS)
+
+
+def _logprobs(body: dict[str, Any]) -> int | None:
+    """Alternatives per token when ``include`` asks for log-probabilities (None: not asked)."""
+    include = body.get("include")
+    if include is not None and not isinstance(include, list):
+        raise bad("include", "expected a list of strings")
+    for i, value in enumerate(include or []):
+        if value != LOGPROBS_INCLUDE:
+            raise unsupported(f"include[{i}]", f"{value!r}; the local provider can include {LOGPROBS_INCLUDE!r}")
+    top = opt_number(body, "top_logprobs", lo=0, hi=20, integer=True)
+    return (top or 0) if include else None
+
+
 async def parse_responses(core: Core, body: dict[str, Any]) -> ResponseExchange:
     """Validate a Responses API body into a :class:`ResponseExchange`."""
+    fields().check(body)
     model = core.check_model(body.get("model"), "openai")
+    if opt_bool(body, "background"):
+        raise unsupported("background", REASONS["background"])
+    if body.get("truncation") not in (None, "disabled"):
+        raise unsupported("truncation", "the local provider does not drop input items; send a shorter input")
     if body.get("previous_response_id"):
         raise bad("previous_response_id", "the local provider stores no responses; send the whole conversation in 'input'")
     if body.get("conversation"):
@@ -107,19 +162,24 @@ async def parse_responses(core: Core, body: dict[str, Any]) -> ResponseExchange:
     else:
         raise bad("input", "expected a string or a non-empty list of input items")
     tools = parse_function_tools(body.get("tools"), "tools", nested=False)
+    max_tokens = opt_number(body, "max_output_tokens", lo=1, integer=True)
+    check_limit(max_tokens, core.output_limit(model), too_many_tokens("max_output_tokens"))
     req = GenRequest(
-        model=model, messages=messages,
-        max_tokens=opt_number(body, "max_output_tokens", lo=1, integer=True),
+        model=model, messages=messages, max_tokens=max_tokens,
         temperature=opt_number(body, "temperature", lo=0, hi=2),
         top_p=opt_number(body, "top_p", lo=0, hi=1),
         tools=tools,
         tool_choice=parse_tool_choice(body.get("tool_choice"), tools, "tool_choice", nested=False),
+        logprobs=_logprobs(body),
         stream=opt_bool(body, "stream"),
     )
     text = body.get("text")
     fmt = text.get("format") if isinstance(text, dict) else None
     if text is not None and not isinstance(text, dict):
         raise bad("text", "expected an object such as {'format': {'type': 'json_schema', ...}}")
+    if isinstance(text, dict):
+        FieldPolicy(frozenset({"format", "verbosity"}), frozenset({"format"}), unknown_parameter,
+                    reasons={"verbosity": "the local model has no verbosity setting"}, prefix="text.").check(text)
     if fmt is not None:
         ftype = fmt.get("type") if isinstance(fmt, dict) else None
         if ftype == "json_object":
@@ -173,8 +233,12 @@ class ResponseExchange:
         }
 
     @staticmethod
-    def _message_item(item_id: str, text: str, status: str) -> dict[str, Any]:
-        content = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}] if status != "in_progress" else []
+    def _text_part(text: str, logprobs: list[TokenLogprob] | None = None) -> dict[str, Any]:
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": logprob_entries(logprobs or [])}
+
+    def _message_item(self, item_id: str, text: str, status: str,
+                      logprobs: list[TokenLogprob] | None = None) -> dict[str, Any]:
+        content = [self._text_part(text, logprobs)] if status != "in_progress" else []
         return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
 
     @staticmethod
@@ -192,7 +256,7 @@ class ResponseExchange:
             output = [self._call_item(new_id("fc_", 32), gen.tool_call.id, gen.tool_call.name,
                                       gen.tool_call.arguments, "completed")]
         else:
-            output = [self._message_item(new_id("msg_", 32), gen.text, self._status_of(gen))]
+            output = [self._message_item(new_id("msg_", 32), gen.text, self._status_of(gen), gen.logprobs)]
         return self._response(self._status_of(gen), output, gen)
 
     def _event(self, etype: str, **fields: Any) -> bytes:
@@ -204,7 +268,7 @@ class ResponseExchange:
         return [self._event("response.output_item.added", output_index=0,
                             item=self._message_item(item_id, "", "in_progress")),
                 self._event("response.content_part.added", item_id=item_id, output_index=0, content_index=0,
-                            part={"type": "output_text", "text": "", "annotations": [], "logprobs": []})]
+                            part=self._text_part(""))]
 
     async def stream(self, events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
         """The Responses stream: created, in_progress, item/part events with deltas, completed."""
@@ -223,7 +287,7 @@ class ResponseExchange:
                             yield data
                     parts.append(ev.text)
                     yield self._event("response.output_text.delta", item_id=item_id, output_index=0,
-                                      content_index=0, delta=ev.text, logprobs=[])
+                                      content_index=0, delta=ev.text, logprobs=logprob_entries(ev.logprobs))
                 elif isinstance(ev, ToolCallStart):
                     kind, item_id, call = "call", new_id("fc_", 32), (ev.id, ev.name)
                     yield self._event("response.output_item.added", output_index=0,
@@ -245,12 +309,12 @@ class ResponseExchange:
                             item_id = new_id("msg_", 32)
                             for data in self._open_message(item_id):
                                 yield data
-                        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+                        part = self._text_part(text, gen.logprobs)
                         yield self._event("response.output_text.done", item_id=item_id, output_index=0,
-                                          content_index=0, text=text, logprobs=[])
+                                          content_index=0, text=text, logprobs=part["logprobs"])
                         yield self._event("response.content_part.done", item_id=item_id, output_index=0,
                                           content_index=0, part=part)
-                        item = self._message_item(item_id, text, status)
+                        item = self._message_item(item_id, text, status, gen.logprobs)
                     yield self._event("response.output_item.done", output_index=0, item=item)
                     final = self._response(status, [item], gen)
                     yield self._event("response.completed" if status == "completed" else "response.incomplete",

@@ -93,15 +93,14 @@ class GenRequest:
 # ------------------------------------------------------------------------------------------------
 @dataclass
 class TokenLogprob:
-    """One generated token with its log-probability and the most likely alternatives.
-
-    ``top`` holds ``(token, logprob, bytes)`` triples, most likely first.
-    """
+    """One token with its id and log-probability; for a generated token, ``top`` holds the most
+    likely alternatives at that position (most likely first)."""
 
     token: str
     logprob: float
     bytes: list[int]
-    top: list[tuple[str, float, list[int]]] = field(default_factory=list)
+    id: int = -1
+    top: list[TokenLogprob] = field(default_factory=list)
 
 
 @dataclass
