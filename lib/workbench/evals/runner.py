@@ -343,6 +343,7 @@ async def arun(
               "notes": notes, "archive_id": run_id if archive is not None else None}
 
     # clients, one per model (with a recording transport each when the run is recorded)
+    local_url = clients.local_base_url() if (local and archive is not None) else None
     model_clients: dict[str, tuple[str, Any]] = {}
     try:
         if archive is not None:
@@ -472,7 +473,7 @@ async def arun(
                     pass
         db.close()
         if writer is not None:
-            await asyncio.to_thread(writer.finish, clients.local_base_url() if local else None)
+            await asyncio.to_thread(writer.finish, local_url)
     table = summarize(load_results(run_id, db.path))
     return RunSummary(run_id, db.path, table, requests, skipped, time.perf_counter() - started, notes,
                       writer.folder if writer is not None else None)

@@ -75,37 +75,57 @@ async def _guard(stream: Any, parts: list[str]) -> Any:
         raise
 
 
+class _Collect:
+    """The text chunks of one reply, timed from its creation (just before the SDK call), and its usage."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.ttft: float | None = None
+        self.last: float | None = None
+        self.usage_in: int | None = None
+        self.usage_out: int | None = None
+        self.finish: str | None = None
+        self.start = time.perf_counter()
+
+    def text(self, piece: str) -> None:
+        """A chunk carrying text arrived now."""
+        now = time.perf_counter() - self.start
+        self.ttft = now if self.ttft is None else self.ttft
+        self.last = now
+        self.parts.append(piece)
+
+    def reply(self, ended: bool, missing: str) -> Reply:
+        """The reply at the end of the stream; :class:`IncompleteStreamError` (``missing``) unless ``ended``."""
+        latency = time.perf_counter() - self.start
+        if not ended:
+            raise IncompleteStreamError(missing)
+        return Reply("".join(self.parts), self.usage_in, self.usage_out, self.ttft, latency, self.last,
+                     len(self.parts), self.finish)
+
+
+def _with_sampling(target: dict[str, Any], temperature: float | None, seed: int | None) -> dict[str, Any]:
+    """``target`` with ``temperature`` and ``seed`` where given (None: left out of the request)."""
+    target.update({k: v for k, v in (("temperature", temperature), ("seed", seed)) if v is not None})
+    return target
+
+
 async def _stream_openai(client: Any, model: str, prompt: str, max_tokens: int,
                          temperature: float | None, seed: int | None, timeout: float) -> Reply:
-    kwargs: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                              "max_completion_tokens": max_tokens, "stream": True,
-                              "stream_options": {"include_usage": True}, "timeout": timeout}
-    if temperature is not None:
-        kwargs["temperature"] = temperature
-    if seed is not None:
-        kwargs["seed"] = seed
-    parts: list[str] = []
-    ttft = last = None
-    usage_in = usage_out = None
-    finish = None
-    start = time.perf_counter()
+    kwargs = _with_sampling({"model": model, "messages": [{"role": "user", "content": prompt}],
+                             "max_completion_tokens": max_tokens, "stream": True,
+                             "stream_options": {"include_usage": True}, "timeout": timeout}, temperature, seed)
+    got = _Collect()
     stream = await client.chat.completions.create(**kwargs)
-    async for chunk in _guard(stream, parts):
+    async for chunk in _guard(stream, got.parts):
         if chunk.usage is not None:
-            usage_in, usage_out = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+            got.usage_in, got.usage_out = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
         for choice in chunk.choices or ():
             text = choice.delta.content if choice.delta is not None else None
             if text:
-                now = time.perf_counter()
-                ttft = now - start if ttft is None else ttft
-                last = now - start
-                parts.append(text)
+                got.text(text)
             if choice.finish_reason:
-                finish = choice.finish_reason
-    latency = time.perf_counter() - start
-    if finish is None:
-        raise IncompleteStreamError("OpenAI stream ended without a finish_reason")
-    return Reply("".join(parts), usage_in, usage_out, ttft, latency, last, len(parts), finish)
+                got.finish = choice.finish_reason
+    return got.reply(got.finish is not None, "OpenAI stream ended without a finish_reason")
 
 
 async def _stream_anthropic(client: Any, model: str, prompt: str, max_tokens: int,
@@ -115,74 +135,50 @@ async def _stream_anthropic(client: Any, model: str, prompt: str, max_tokens: in
                               "messages": [{"role": "user", "content": prompt}], "timeout": timeout}
     if extra_body:
         kwargs["extra_body"] = extra_body
-    parts: list[str] = []
-    ttft = last = None
-    usage_in = usage_out = None
-    finish = None
     stopped = False
-    start = time.perf_counter()
+    got = _Collect()
     stream = await client.messages.create(**kwargs)
-    async for event in _guard(stream, parts):
+    async for event in _guard(stream, got.parts):
         kind = event.type
         if kind == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
             if event.delta.text:
-                now = time.perf_counter()
-                ttft = now - start if ttft is None else ttft
-                last = now - start
-                parts.append(event.delta.text)
+                got.text(event.delta.text)
         elif kind == "message_start":
-            usage_in = event.message.usage.input_tokens
-            usage_out = event.message.usage.output_tokens
+            got.usage_in = event.message.usage.input_tokens
+            got.usage_out = event.message.usage.output_tokens
         elif kind == "message_delta":
             if event.usage is not None and event.usage.output_tokens is not None:
-                usage_out = event.usage.output_tokens
+                got.usage_out = event.usage.output_tokens
             if getattr(event.usage, "input_tokens", None):
-                usage_in = event.usage.input_tokens
-            finish = event.delta.stop_reason or finish
+                got.usage_in = event.usage.input_tokens
+            got.finish = event.delta.stop_reason or got.finish
         elif kind == "message_stop":
             stopped = True
-    latency = time.perf_counter() - start
-    if not stopped:
-        raise IncompleteStreamError("Anthropic stream ended without message_stop")
-    return Reply("".join(parts), usage_in, usage_out, ttft, latency, last, len(parts), finish)
+    return got.reply(stopped, "Anthropic stream ended without message_stop")
 
 
 async def _stream_gemini(client: Any, model: str, prompt: str, max_tokens: int,
                          temperature: float | None, seed: int | None, timeout: float) -> Reply:
     from google.genai import types
 
-    config: dict[str, Any] = {"max_output_tokens": max_tokens,
-                              "http_options": types.HttpOptions(timeout=int(timeout * 1000))}
-    if temperature is not None:
-        config["temperature"] = temperature
-    if seed is not None:
-        config["seed"] = seed
-    parts: list[str] = []
-    ttft = last = None
-    usage_in = usage_out = None
-    finish = None
-    start = time.perf_counter()
+    config = _with_sampling({"max_output_tokens": max_tokens,
+                             "http_options": types.HttpOptions(timeout=int(timeout * 1000))}, temperature, seed)
+    got = _Collect()
     stream = await client.models.generate_content_stream(
         model=model, contents=prompt, config=types.GenerateContentConfig(**config))
-    async for chunk in _guard(stream, parts):
+    async for chunk in _guard(stream, got.parts):
         for cand in chunk.candidates or ():
             for part in (cand.content.parts if cand.content and cand.content.parts else ()):
                 if part.text and not part.thought:
-                    now = time.perf_counter()
-                    ttft = now - start if ttft is None else ttft
-                    last = now - start
-                    parts.append(part.text)
+                    got.text(part.text)
             if cand.finish_reason:
-                finish = str(getattr(cand.finish_reason, "value", cand.finish_reason))
+                got.finish = str(getattr(cand.finish_reason, "value", cand.finish_reason))
         meta = chunk.usage_metadata
         if meta is not None:
-            usage_in = meta.prompt_token_count if meta.prompt_token_count is not None else usage_in
+            got.usage_in = meta.prompt_token_count if meta.prompt_token_count is not None else got.usage_in
             out = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
-            usage_out = out if (meta.candidates_token_count is not None) else usage_out
-    latency = time.perf_counter() - start
-    if finish is None:
-        raise IncompleteStreamError("Gemini stream ended without a finish_reason")
-    return Reply("".join(parts), usage_in, usage_out, ttft, latency, last, len(parts), finish)
+            got.usage_out = out if (meta.candidates_token_count is not None) else got.usage_out
+    return got.reply(got.finish is not None, "Gemini stream ended without a finish_reason")
 
 
 def protocol_of(client: Any) -> str:
