@@ -173,6 +173,7 @@ def test_live_run_keeps_no_secret_leaves_out_rejected_parameters_and_replays_off
         assert "key=" not in r.path
     body = a.exchanges.set_index("model")["body"]
     assert "temperature" not in body["gpt-4o"] and body["gemini-2.5-flash"]["generationConfig"]["temperature"] == 0
+    assert body["claude-sonnet-4-6"]["temperature"] == 0  # sent in the body: the SDK has no field for it
     assert a.manifest["models"]["gpt-4o"] == {"provider": "openai"}  # no local file facts for a live run
 
     # offline replay of a live archive: protocol fidelity, each response parsing like the recorded one

@@ -48,6 +48,7 @@ __all__ = [
     "local_facts",
     "read_lines",
     "sdk_versions",
+    "served_by",
 ]
 
 #: Where archives live (committed with the repository): ``data/runs/<archive_id>/``.
@@ -127,6 +128,18 @@ def _engine_entry(info: dict[str, Any], model: str) -> dict[str, Any]:
     return info
 
 
+def _answerer(info: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    return entry.get("model") or entry.get("model_name") or info.get("model")
+
+
+def served_by(base_url: str, models: list[str]) -> dict[str, str | None]:
+    """Per model id: the name of the real model the local provider answers it with (its admin ``info()``)."""
+    from ..local.admin import Admin
+
+    info = Admin(base_url).info()
+    return {m: _answerer(info, _engine_entry(info, m)) for m in models}
+
+
 def local_facts(base_url: str, models: list[str]) -> dict[str, dict[str, Any]]:
     """Per model id: the GGUF file (name, bytes, sha256) and engine settings the local provider uses.
 
@@ -147,7 +160,7 @@ def local_facts(base_url: str, models: list[str]) -> dict[str, dict[str, Any]]:
         if path and Path(path).is_file():
             gguf = {"file": Path(path).name, "bytes": Path(path).stat().st_size, "sha256": file_sha256(path)}
         out[model] = {
-            "answered_by": entry.get("model") or entry.get("model_name") or info.get("model"),
+            "answered_by": _answerer(info, entry),
             "gguf": gguf,
             "engine": {"xllamacpp": entry.get("xllamacpp") or sdk_versions()["xllamacpp"],
                        "threads": threads,

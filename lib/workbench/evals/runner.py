@@ -245,6 +245,17 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _local_note(answerers: Mapping[str, str | None]) -> str:
+    """The run note saying which real model answered which ids on the local backend."""
+    groups: dict[str, list[str]] = {}
+    for model, name in answerers.items():
+        groups.setdefault(name or "the local model", []).append(model)
+    if len(groups) == 1:
+        return f"backend local: every model id is answered by {next(iter(groups))} (temperature 0, fixed seed)"
+    return ("backend local: " + "; ".join(f"{', '.join(ids)} answered by {name}" for name, ids in groups.items())
+            + " (temperature 0, fixed seed)")
+
+
 def _check_arguments(limit: Any, seed: Any, max_attempts: Any, timeout: Any, backoff: Any, max_backoff: Any,
                      temperature: Any, concurrency: Any, max_tokens: Any) -> None:
     """Raise ValueError naming the first bad argument of :func:`arun`."""
@@ -293,7 +304,7 @@ async def arun(
 ) -> RunSummary:
     """Run tasks x models on one backend (async); see :func:`run` for the arguments."""
     from .. import clients
-    from .archive_format import ArchiveWriter, archive_folder
+    from .archive_format import ArchiveWriter, archive_folder, served_by
 
     started = time.perf_counter()
     backend = clients.check_backend(backend)
@@ -320,11 +331,14 @@ async def arun(
         (t.name, m): request_settings(t, m, backend, max_tokens=max_tokens, temperature=temperature)
         for t in task_list for m in model_list}
 
+    # which real model answers each id on the local backend (the provider says; a custom factory: the default)
+    local_url = clients.local_base_url() if (local and client_factory is None) else None
+    answerers = (served_by(local_url, model_list) if local_url is not None
+                 else {m: clients.local_model_name() for m in model_list} if local else {})
     notes = [f"output tokens counted with {TOKENIZER} (llmperf-style ITL and tokens/s)",
              "cost: list price of the model id at the run date x provider-reported usage"]
     if local:
-        notes.append(f"backend local: every model id is answered by {clients.local_model_name()} "
-                     "(temperature 0, fixed seed)")
+        notes.append(_local_note(answerers))
     notes.extend(settings_notes(settings, backend))
     if serial:
         notes.append("recorded one request at a time (the engine's greedy output depends on which requests "
@@ -337,13 +351,12 @@ async def arun(
               "models": model_list, "backend": backend, "limit": limit, "seed": seed,
               "max_attempts": max_attempts, "timeout": timeout, "temperature": temperature,
               "request_seed": DEFAULT_SEED if local else None, "max_tokens": max_tokens,
-              "tokenizer": TOKENIZER, "local_model": clients.local_model_name() if local else None,
+              "tokenizer": TOKENIZER, "local_model": answerers or None,
               "concurrency": dict(concurrency) if isinstance(concurrency, Mapping) else concurrency,
               "request_settings": {f"{t}|{m}": s.to_dict() for (t, m), s in settings.items()},
               "notes": notes, "archive_id": run_id if archive is not None else None}
 
     # clients, one per model (with a recording transport each when the run is recorded)
-    local_url = clients.local_base_url() if (local and archive is not None) else None
     model_clients: dict[str, tuple[str, Any]] = {}
     try:
         if archive is not None:
@@ -473,7 +486,7 @@ async def arun(
                     pass
         db.close()
         if writer is not None:
-            await asyncio.to_thread(writer.finish, local_url)
+            await asyncio.to_thread(writer.finish, local_url if local else None)
     table = summarize(load_results(run_id, db.path))
     return RunSummary(run_id, db.path, table, requests, skipped, time.perf_counter() - started, notes,
                       writer.folder if writer is not None else None)

@@ -200,11 +200,12 @@ async def stream_reply(client: Any, model: str, prompt: str, *, max_tokens: int,
         model: the model id sent to the API.
         prompt: the user message.
         max_tokens: output cap.
-        temperature: sampling temperature (None: the API's default).  The Anthropic SDK has no
-            temperature field any more; on the local backend it is sent in the body.
+        temperature: sampling temperature (None: left out, the API's default).  The Anthropic SDK has
+            no temperature field any more, so it goes in the request body (``extra_body``); leave it
+            out (None) for a model that rejects it (:mod:`workbench.evals.sampling`).
         seed: sampling seed where the API has one (OpenAI, Gemini).
         timeout: seconds allowed for the whole request.
-        local: True on the local backend.
+        local: True on the local backend (kept for callers; the request is the same on both backends).
 
     Raises:
         IncompleteStreamError: the stream ended before its end marker.
@@ -213,7 +214,7 @@ async def stream_reply(client: Any, model: str, prompt: str, *, max_tokens: int,
     if protocol == "openai":
         return await _stream_openai(client, model, prompt, max_tokens, temperature, seed, timeout)
     if protocol == "anthropic":
-        extra = {"temperature": temperature} if (local and temperature is not None) else None
+        extra = {"temperature": temperature} if temperature is not None else None
         return await _stream_anthropic(client, model, prompt, max_tokens, temperature, seed, timeout,
                                        extra)
     return await _stream_gemini(client, model, prompt, max_tokens, temperature, seed, timeout)
