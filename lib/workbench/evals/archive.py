@@ -216,7 +216,7 @@ def to_store(archive: str | Path | Archive, store: str | Path | None = None, *, 
     rows = []
     for r, score in zip(records, scores, strict=True):
         base = {"run_id": run_id, "task": r.task, "item_id": r.item_id, "model": r.model, "backend": a.backend,
-                "attempt": int(r.attempt), "provider": m["models"].get(r.model, {}).get("provider"),
+                "attempt": int(r.attempt), "provider": r.protocol,  # the SDK that asked, as the runner stores it
                 "prompt_hash": r.prompt_hash, "tokenizer": TOKENIZER, "archive_id": a.id,
                 "started_at": r.started_at}
         if isinstance(score, Score):

@@ -67,6 +67,7 @@ from tenacity import (
 from tqdm import tqdm
 
 from .. import catalog
+from .archive_format import ArchiveWriter, archive_folder, served_by
 from .data import Item
 from .recording import CURRENT, Exchange, exchange_line
 from .sampling import RequestSettings, request_settings, settings_notes
@@ -304,7 +305,6 @@ async def arun(
 ) -> RunSummary:
     """Run tasks x models on one backend (async); see :func:`run` for the arguments."""
     from .. import clients
-    from .archive_format import ArchiveWriter, archive_folder, served_by
 
     started = time.perf_counter()
     backend = clients.check_backend(backend)
