@@ -180,11 +180,16 @@ TABLES: dict[str, Table] = {
             _c("split"), _c("offline_data"), _c("source_id", req=True), _c("notes"),
         ), key=("benchmark",), description="Benchmarks: family and number of items (where known)."),
         Table("claims", (
-            _c("claim_id", req=True), _c("source_id", req=True), _c("topic", req=True),
-            _c("model_id"), _c("quantity", req=True), _c("value", "float", req=True, pos=True),
-            _c("unit", req=True), _c("notes"),
-        ), key=("claim_id",), model_columns=("model_id",),
-            description="Numeric claims made by the sources, to be re-derived and checked."),
+            _c("claim_id", req=True), _c("source_id", req=True), _c("section", req=True),
+            _c("kind", req=True, choices=("price", "spec", "score", "ranking", "cost", "latency", "behaviour",
+                                          "architecture", "api", "recommendation")),
+            _c("statement", req=True), _c("topic", req=True), _c("model_id"), _c("models"),
+            _c("quantity"), _c("value", "float", pos=True), _c("unit"), _c("check", req=True),
+            _c("inputs"), _c("notes"),
+        ), key=("claim_id",), model_columns=("model_id",), requires=(("value", ("quantity", "unit")),),
+            description="Every checkable claim of the sources, in our words: its kind, the models it concerns, "
+                        "what it states (a number with its unit, a benchmark family, an SDK call) and the "
+                        "check that gives its verdict (workbench.ledger)."),
         Table("limits", (
             _c("model_id", req=True), _c("limit", req=True), _c("value", "float", req=True, pos=True),
             _c("unit", req=True), _c("source_id", req=True), _c("notes"),
