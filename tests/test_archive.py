@@ -265,9 +265,14 @@ def test_a_killed_recording_resumes_and_other_settings_are_refused(tmp_path: Pat
 
 
 def _committed() -> list:
-    """Every archive committed under data/runs/, with its backend (a skipped case when there is none)."""
+    """Every archive committed under data/runs/ (tracked by git: not one being recorded), with its backend;
+    a skipped case when there is none.  Outside a git checkout, every archive there."""
+    listed = subprocess.run(["git", "ls-files", "--", f"{RUNS_DIR.relative_to(paths.ROOT)}/*/{MANIFEST}"],
+                            cwd=paths.ROOT, capture_output=True, text=True, check=False)
+    ids = ({Path(f).parent.name for f in listed.stdout.split()} if listed.returncode == 0
+           else set(archive.available()))
     found = [pytest.param(a, json.loads((RUNS_DIR / a / MANIFEST).read_text())["backend"], id=a)
-             for a in archive.available()]
+             for a in sorted(ids) if (RUNS_DIR / a / MANIFEST).is_file()]
     return found or [pytest.param(None, None, marks=pytest.mark.skip(reason="no archive committed under data/runs/"))]
 
 
