@@ -36,6 +36,7 @@ BAD: dict[str, tuple[str, object, str]] = {
     "06_published_benchmarks": ("sources", ["S9"], "S9"),
     "07_measured_benchmarks": ("models", ["gpt-9"], "gpt-9"),
     "08_cost_model": ("models", ["gpt-9"], "gpt-9"),
+    "09_claims_ledger": ("sources", ["S9"], "S9"),
 }
 
 
