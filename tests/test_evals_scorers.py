@@ -409,3 +409,13 @@ def test_score_mbpp_on_recorded_replies() -> None:
     item = items["Mbpp/11"]
     score = scorers.score_mbpp(QWEN_MBPP_REPLIES["Mbpp/11"], item.fields["challenge_tests"], "", "remove_Occ")
     assert score.value == 0.0 and score.details["status"] == "failed"
+
+
+@pytest.mark.parametrize(("reply", "letter"), [
+    ("B", "B"), ("B) Paris", "B"), ("The answer is C.", "C"), ("Answer: D", "D"), ("(A)", "A"), ("**b**", "B"),
+    ("Ｃ", "C"), ("C\n\nExplanation: the others are wrong", "C"), ("Alright, let us see", None), ("E", None),
+])
+def test_extract_direct_choice_reads_the_leading_letter_of_a_letter_only_reply(reply: str, letter: str | None) -> None:
+    from workbench.evals.scorers import extract_direct_choice
+
+    assert extract_direct_choice(reply, "ABCD") == letter

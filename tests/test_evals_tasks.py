@@ -12,7 +12,8 @@ from workbench.evals.data import Item
 from workbench.evals.tasks import check_tasks, get_task, needle_task, stratified_sample
 
 SIZES = {"mmlu": 14042, "arc_challenge": 1172, "hellaswag": 10042, "gsm8k": 1319, "math500": 500,
-         "humaneval": 164, "humaneval_evalplus": 164, "humaneval_qwen": 164, "mbpp": 500, "json_only": 1172}
+         "humaneval": 164, "humaneval_evalplus": 164, "humaneval_qwen": 164, "mbpp": 500, "json_only": 1172,
+         "mmlu_direct": 14042, "arc_direct": 1172}
 
 
 @pytest.mark.parametrize(("name", "size"), SIZES.items())
@@ -128,7 +129,7 @@ def test_every_task_names_the_benchmark_it_measures() -> None:
     known = set(catalog.benchmarks()["benchmark"])
     expected = {"mmlu": "MMLU", "arc_challenge": "ARC-Challenge", "hellaswag": "HellaSwag", "gsm8k": "GSM8K",
                 "math500": "MATH", "humaneval": "HumanEval", "humaneval_evalplus": "HumanEval", "humaneval_qwen": "HumanEval",
-                "mbpp": "MBPP", "json_only": None, "needle": None}
+                "mbpp": "MBPP", "mmlu_direct": "MMLU", "arc_direct": "ARC-Challenge", "json_only": None, "needle": None}
     assert {name: get_task(name).benchmark for name in tasks.TASK_NAMES} == expected
     for name, bench in expected.items():
         assert bench is None or bench in known or bench in NOT_IN_CATALOG_YET, (name, bench)
@@ -215,3 +216,15 @@ def test_mbpp_reference_solutions_pass_and_wrong_code_fails() -> None:
     wrong = "```python\ndef remove_Occ(s, ch):\n    return s.replace(ch, '', 1)\n```"  # only the first one
     score = task.score(first, wrong)
     assert score.value == 0.0 and score.details["status"] == "failed"
+
+
+@pytest.mark.parametrize("name", ["mmlu_direct", "arc_direct"])
+def test_direct_choice_tasks_ask_for_the_letter_only_and_read_a_leading_letter(name: str) -> None:
+    task = get_task(name)
+    item = task.sample(1, 0)[0]
+    assert "letter of the correct option only" in task.prompt(item) and task.max_tokens <= 16
+    right, wrong = item.target, next(c for c in "ABCD" if c != item.target)
+    for reply in (right, f"({right})", f"{right}) because", f"The answer is {right}.", f"Answer: {right}"):
+        assert task.score(item, reply).value == 1.0, reply
+    assert task.score(item, wrong).value == 0.0
+    assert task.score(item, "I am not sure.").extracted is None

@@ -170,6 +170,11 @@ def gemini(backend: str = "local", *, transport: Any = None, **http_options: Any
     return genai.Client(api_key=key, vertexai=False, http_options=opts or None)
 
 
+def _sdk_models() -> list[str]:
+    table = catalog.models()
+    return list(table.loc[table["provider"].isin(SDK_PROVIDERS), "model_id"])
+
+
 def for_model(model_id: str, backend: str = "local", *, async_: bool = False,
               transport: Any = None) -> tuple[str, Any]:
     """``(provider, client)`` for a catalog model id: the official SDK client of its provider.
@@ -182,11 +187,13 @@ def for_model(model_id: str, backend: str = "local", *, async_: bool = False,
     """
     catalog.check_models([model_id], param="model_id")
     provider = catalog.provider_of(model_id)
-    if provider == "huggingface" and backend == "local":
-        provider = "openai"  # the local model itself: served on every protocol; use the OpenAI one
+    if model_id in catalog.local_models():
+        if backend != "local":
+            raise catalog.UnknownNameError("model_id", model_id, f"model on the {backend} backend",
+                                           _sdk_models())
+        provider = "openai"  # an open model of the local ladder: served on every protocol; use the OpenAI one
     if provider not in SDK_PROVIDERS:
-        valid = catalog.models()
-        valid = valid.loc[valid["provider"].isin(SDK_PROVIDERS), "model_id"]
+        valid = _sdk_models() + (catalog.local_models() if backend == "local" else [])
         raise catalog.UnknownNameError("model_id", model_id, "model with an SDK client", valid)
     if transport is not None:
         _check_transport(transport, async_)

