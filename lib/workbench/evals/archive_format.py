@@ -300,18 +300,19 @@ class ArchiveWriter:
 
     def finish(self, local_url: str | None = None) -> None:
         """Close the file; write the manifest with the counts of every line and, given the local
-        provider's URL, each model's GGUF file and engine settings."""
+        provider's URL, the GGUF file and engine settings of each model that answered at least once
+        (a model the provider never answered gets none: no file can be vouched for)."""
         self._fh.close()
+        lines, _ = read_lines(self.path)
         if local_url is not None:
-            models = list(self.manifest["models"])
+            answered = sorted({line["model"] for line in lines if line["status"] == "ok"})
             try:
-                facts = local_facts(local_url, models)
+                facts = local_facts(local_url, answered) if answered else {}
             except (RuntimeError, OSError, ValueError, KeyError) as exc:  # the manifest says what is missing
                 facts = {}
                 self.manifest.setdefault("notes", []).append(f"local model facts unavailable: {exc}")
             for model, extra in facts.items():
                 self.manifest["models"][model].update(extra)
-        lines, _ = read_lines(self.path)
         self.manifest["counts"] = _counts(lines, self.manifest.get("plan", {}), self.manifest.get("models", {}))
         self.manifest["sessions"][-1]["finished"] = now_utc()
         self._write_manifest()
