@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 
 import anthropic
 import jsonschema
@@ -19,6 +20,7 @@ from google import genai
 from google.genai import errors, types
 from pydantic import BaseModel
 from workbench import catalog, clients
+from workbench.local import grammar
 
 # Every warning the SDKs raise while parsing is an error. A socket left for the garbage collector by an
 # earlier test is not the SDKs' parsing: it surfaces at a random later test, so it is not made an error.
@@ -200,6 +202,26 @@ def test_structured_output_without_a_token_limit_is_not_cut(oa):
                             text={"format": {"type": "json_schema", "name": "essay", "schema": schema, "strict": True}})
     assert r.status == "completed" and r.usage.output_tokens > 512
     assert len(json.loads(r.output_text)["essay"]) >= 3500
+
+
+def test_schema_caps_are_fitted_to_the_token_budget():
+    class Step(BaseModel):
+        explanation: str
+        output: str
+
+    class MathResponse(BaseModel):  # the schema of openai-python's examples/parsing.py
+        steps: list[Step]
+        final_answer: str
+
+    schema = MathResponse.model_json_schema()
+    budget = 3900 * grammar.CHARS_PER_TOKEN / grammar.WHITESPACE
+    assert grammar.max_chars(schema) == math.inf  # open strings and arrays: a small model may never stop
+    assert grammar.max_chars(grammar.bounded_schema(schema, max_string=1000, max_items=20)) > budget
+    fitted = grammar.fitted_schema(schema, 3900)
+    assert grammar.max_chars(fitted) <= budget and fitted["properties"]["steps"]["maxItems"] >= 5
+    number = grammar.bounded_schema({"type": "number"})  # digits are bounded too
+    assert number["maximum"] == grammar.MAX_NUMBER and number["multipleOf"] == grammar.NUMBER_STEP
+    assert grammar.bounded_schema({"type": "integer", "enum": [1, 2]}) == {"type": "integer", "enum": [1, 2]}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -38,10 +38,17 @@ class Admin:
         except httpx.HTTPError as exc:
             raise AdminError(f"the local provider at {self.base_url} did not answer /_workbench/{path} ({exc})") from None
 
-    def _json(self, resp: httpx.Response, path: str) -> dict[str, Any]:
-        if resp.status_code != 200:
+    def _json(self, resp: httpx.Response, path: str, error: type[Exception] | None = None) -> dict[str, Any]:
+        """The JSON of a 200 answer; otherwise ``error`` (the gateway's message) or :class:`AdminError`."""
+        if resp.status_code == 200:
+            return resp.json()
+        if error is None:
             raise AdminError(f"/_workbench/{path} answered {resp.status_code}: {resp.text[:300]}")
-        return resp.json()
+        try:
+            message = resp.json().get("error", resp.text)
+        except ValueError:
+            message = resp.text
+        raise error(message)
 
     def healthy(self) -> bool:
         """True when the gateway and its engine answer ``/_workbench/health`` with 200."""
@@ -64,14 +71,7 @@ class Admin:
         Raises:
             FaultSettingError: a setting is unknown or out of range (the message names it).
         """
-        resp = self._call("PATCH", "faults", json=settings)
-        if resp.status_code != 200:
-            try:
-                message = resp.json().get("error", resp.text)
-            except ValueError:
-                message = resp.text
-            raise FaultSettingError(message)
-        return resp.json()
+        return self._json(self._call("PATCH", "faults", json=settings), "faults", FaultSettingError)
 
     def clear_faults(self) -> dict[str, Any]:
         """Turn every fault and delay off."""
@@ -87,11 +87,5 @@ class Admin:
         """
         if api not in PROMPT_APIS:
             raise ValueError(f"api: expected one of {', '.join(PROMPT_APIS)}, got {api!r}")
-        resp = self._call("POST", "prompt", params={"api": api}, json=body, timeout=300.0)
-        if resp.status_code != 200:
-            try:
-                message = resp.json().get("error", resp.text)
-            except ValueError:
-                message = resp.text
-            raise ValueError(message)
-        return resp.json()
+        return self._json(self._call("POST", "prompt", params={"api": api}, json=body, timeout=300.0), "prompt",
+                          ValueError)

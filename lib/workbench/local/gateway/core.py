@@ -264,7 +264,10 @@ class Core:
         payload = {"prompt": prompt, **self._sampling(req, max_tokens)}
         if req.stop:
             payload["stop"] = req.stop
-        if req.json_schema is not None:
+        if req.json_schema is not None and req.max_tokens is None:  # the JSON must end before the slot is full
+            room = min(max_tokens, await engine.slot_context() - await engine.tokenize(prompt))
+            payload["json_schema"] = grammar.fitted_schema(req.json_schema, room)
+        elif req.json_schema is not None:
             payload["json_schema"] = grammar.bounded_schema(req.json_schema, max_string=1000, max_items=20)
         if req.logprobs is not None:
             payload["n_probs"] = max(1, req.logprobs)  # the engine sends the chosen token's only with n_probs >= 1
