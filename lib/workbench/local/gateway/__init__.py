@@ -4,14 +4,17 @@ Imports point one way, from the bottom up:
 
 * :mod:`.errors` - :class:`GatewayError`, answered in each caller's shape;
 * :mod:`.types` - the normalised request (:class:`GenRequest`), the events of an answer, constants;
-* :mod:`.fields` - reading typed request fields;
+* :mod:`.fields` - request fields: which are real (:class:`~.fields.FieldPolicy`), reading their values;
 * :mod:`.content` - the one table-driven walk over content parts; media turned into marked text;
 * :mod:`.engine_client` - the HTTP client of one llama.cpp engine;
-* :mod:`.core` - model ids (one table ``model id -> engine``) and generation: tools, sampling;
+* :mod:`.core` - model ids (one table ``model id -> engine``), output limits, generation: tools,
+  sampling, log-probabilities;
 * :mod:`.transport` - request and response bodies, injected faults;
-* :mod:`.openai_common`, :mod:`.openai_chat`, :mod:`.openai_responses`, :mod:`.anthropic_messages`,
-  :mod:`.gemini` - one module per wire protocol: parse a body, serialise an answer;
-* :mod:`.app` - routes, the admin API, middleware: :func:`create_app`.
+* :mod:`.openai_common` - what the two OpenAI protocols share (errors, tools, content parts);
+* :mod:`.openai_chat`, :mod:`.openai_responses`, :mod:`.anthropic_messages`, :mod:`.gemini` - one
+  module per wire protocol: parse a body, serialise an answer;
+* :mod:`.app` - routes (by path and by the calling SDK), the admin API, middleware, JSON 404s:
+  :func:`create_app`.
 """
 from __future__ import annotations
 

@@ -3,8 +3,11 @@
 :func:`create_app` builds one Starlette app in front of the engine. Every generation route is the
 same few steps (:func:`answer`): parse the body with the protocol's parser, check it, draw an injected
 fault, then answer as one JSON body or as server-sent events with the protocol's serialiser. Errors are
-answered in the caller's own shape (:func:`protocol_endpoint`). The middleware adds the
-``x-workbench-backend-model`` header (the real model) and a request id to every response.
+answered in the caller's own shape (:func:`protocol_endpoint`), and so is a path or method the gateway
+does not serve (:func:`not_served`). ``GET /v1/models`` is OpenAI's, Anthropic's and (with google-genai's
+default API version ``v1``) Gemini's: :func:`caller` tells them apart by the headers each SDK sends. The
+middleware adds the ``x-workbench-backend-model`` header (the real model) and a request id to every
+response.
 """
 from __future__ import annotations
 
