@@ -20,9 +20,29 @@ def test_every_table_loads_with_a_source_on_every_row(name: str) -> None:
 def test_typed_columns() -> None:
     prices = catalog.prices()
     assert pd.api.types.is_datetime64_any_dtype(prices["observed"])
-    assert (prices["input_per_mtok"] > 0).all() and (prices["output_per_mtok"] > 0).all()
+    assert (prices["input_per_mtok"] > 0).all() and (prices["output_per_mtok"].dropna() > 0).all()
+    assert prices["batch_multiplier"].dropna().between(0, 1).all()
     models = catalog.models()
     assert models.loc[models["model_id"] == "gpt-4o", "context_window"].iloc[0] == 128_000
+
+
+def test_the_seed_rows_are_kept_and_the_line_up_is_dated() -> None:
+    p = catalog.prices()
+    seeds = p[~p["source_id"].str.startswith("http")]
+    assert len(seeds) == 16 and seeds[["read_on", "third_party", "cached_input_per_mtok"]].isna().all().all()
+    pages = p[p["source_id"].str.startswith("http")]
+    assert pages["read_on"].notna().all() and pages["third_party"].notna().all()
+    m = catalog.models().set_index("model_id")
+    today = m[m["read_on"].notna()]
+    assert {"anthropic", "openai", "google"} <= set(today["provider"])
+    assert {"claude-3-opus-20240229", "whisper-1", "dall-e-3", "glm-4.5v", "molmo2-o-7b", "internvl2.5-78b",
+            "stable-diffusion-xl-base-1.0"} <= set(today.index)
+    assert m.at["dall-e-3", "output"] == "image" and m.at["gemini-3-pro-image", "output"] == "text+image"
+    assert m.at["gemini-3.1-pro-preview", "context_window"] == 2_000_000        # S2's row, kept as S2 states it
+    r = catalog.retirements()
+    assert r["source_id"].str.startswith("http").all() and (r["observed"] <= r["read_on"]).all()
+    u = catalog.unit_prices().set_index(["model_id", "variant"])
+    assert u.at[("whisper-1", "transcription"), "usd"] == 0.006 and not u.at[("whisper-1", "transcription"), "third_party"]
 
 
 def test_disagreements_are_kept_as_separate_rows() -> None:
@@ -96,7 +116,7 @@ def test_check_functions_name_the_parameter_and_value() -> None:
 
 @pytest.fixture()
 def data_copy(tmp_path: Path) -> Path:
-    for name in ("sources", "models", "prices", "scores", "benchmarks"):
+    for name in ("sources", "models", "prices", "scores", "benchmarks", "retirements", "unit_prices"):
         shutil.copy(paths.DATA / f"{name}.csv", tmp_path / f"{name}.csv")
     return tmp_path
 
@@ -116,8 +136,18 @@ def _corrupt(folder: Path, name: str, old: str, new: str) -> None:
         ("prices", "gpt-4o,2024-07-01,2024 (mid),5.00", "gpt-4o,2024-07-01,2024 (mid),five",
          r"prices\.csv, line 2: column 'input_per_mtok': 'five' is not a valid float"),
         ("prices", "gpt-4o,2024-07-01", "gpt-4o,2024-13-01", r"line 2: column 'observed': '2024-13-01' is not a valid date"),
-        ("prices", ",S4,\n", ",S7,\n", r"line 2: source_id 'S7' is not in sources\.csv"),
-        ("prices", ",S4,\n", ",blog,\n", r"line 2: source_id 'blog' is neither a source id"),
+        ("prices", ",S4,,,\n", ",S7,,,\n", r"line 2: source_id 'S7' is not in sources\.csv"),
+        ("prices", ",S4,,,\n", ",blog,,,\n", r"line 2: source_id 'blog' is neither a source id"),
+        ("prices", ",0.5,272000,4,15,", ",1.5,272000,4,15,", r"column 'batch_multiplier' must be at most 1"),
+        ("prices", ",0.5,272000,4,15,", ",0.5,272000,1,15,", r"long_input_per_mtok 1.0 is below input_per_mtok 2.0"),
+        ("prices", ",0.5,272000,4,15,", ",0.5,,4,15,",
+         r"column 'long_context_above' is empty but required when 'long_input_per_mtok' is given"),
+        ("prices", ",2.5,5,30m;12h,", ",2.5,5,,", r"column 'cache_ttls' is empty but required"),
+        ("prices", "30m;12h", "30 minutes", r"column 'cache_ttls': '30 minutes' is not a ttls"),
+        ("prices", ',2026-12-01,false,"Model page: input $2,', ',,false,"Model page: input $2,',
+         r"column 'read_on' is empty but required when 'third_party' is given"),
+        ("prices", ',2026-12-01,false,"Model page: input $2,', ',,,"Model page: input $2,',
+         r"column 'read_on' is empty but required for a row citing a web page"),
         ("prices", "gpt-4o,2024-07-01", "gpt-4z,2024-07-01", r"line 2: model_id 'gpt-4z' is not in models\.csv"),
         ("prices", "model_id,observed", "model,observed", r"prices\.csv, line 1: header does not match"),
         ("scores", "MMLU,gpt-4o,accuracy,88.7,percent,S4,,", "MMLU,gpt-4o,accuracy,88.7,percent,S4,", r"scores\.csv, line 3: expected 8 fields, found 7"),
@@ -134,6 +164,16 @@ def _corrupt(folder: Path, name: str, old: str, new: str) -> None:
          "top_k,,S2", r"column 'params_source' is empty but required when 'rejects_params' is given"),
         ("benchmarks", "HumanEval+,coding,164,", "HumanEval+,coding,0,", r"benchmarks\.csv, line \d+: column 'n_items' must be positive"),
         ("models", "gpt-4o,openai,", "gpt-4o,openia,", r"models\.csv, line 2: column 'provider': 'openia'"),
+        ("models", "GPT-4o,2024,128000", "GPT-4o,mid-2024,128000", r"column 'release': 'mid-2024' is not a partial date"),
+        ("models", ",text+audio,", ",text and audio,", r"column 'output': 'text and audio' is not a modalities"),
+        ("retirements", ",2027-01-14,gpt-6-luna,", ",2027-01-14,gpt-6-lunar,",
+         r"retirements\.csv, line 2: replacement: 'gpt-6-lunar' is not in models\.csv"),
+        ("retirements", ",2027-01-14,gpt-6-luna,", ",2027-01-14,gpt-4o,", r"'gpt-4o' names itself as its replacement"),
+        ("retirements", "gpt-4o,deprecated,", "gpt-4o,sunset,", r"column 'status': 'sunset' is not one of active"),
+        ("retirements", ",2026-06-11,2026-12-11,", ",2026-12-12,2026-12-11,",
+         r"deprecated_on 2026-12-12 is after retired_on 2026-12-11"),
+        ("unit_prices", ",image,1024x1024 standard,0.04,", ",frame,1024x1024 standard,0.04,",
+         r"unit_prices\.csv, line 2: column 'unit': 'frame' is not one of image"),
         ("models", "gpt-4o-mini,openai,GPT,GPT-4o mini", "gpt-4o,openai,GPT,GPT-4o mini", r"models\.csv, line 3: duplicate key \{'model_id': 'gpt-4o'\} \(first seen on line 2\)"),
     ],
 )
@@ -144,8 +184,8 @@ def test_a_broken_file_names_file_line_and_reason(data_copy: Path, table: str, o
 
 
 def test_duplicate_price_observation_is_refused(data_copy: Path) -> None:
-    _corrupt(data_copy, "prices", "gpt-4o,2024-11-15,November 2024,5.00,15.00,,S1",
-             "gpt-4o,2024-11-15,November 2024,5.00,15.00,,S0")
+    _corrupt(data_copy, "prices", "gpt-4o,2024-11-15,November 2024,5.00,15.00,,,,,,,,,,,,,,,,S1",
+             "gpt-4o,2024-11-15,November 2024,5.00,15.00,,,,,,,,,,,,,,,,S0")
     with pytest.raises(catalog.CatalogError, match=r"line 4: duplicate key .*first seen on line 3"):
         catalog.load("prices", data_dir=data_copy)
 

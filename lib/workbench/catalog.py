@@ -1,12 +1,18 @@
-"""Load and validate the workbook's tidy data tables (``data/*.csv``).
+"""Load and validate the workbook's tidy data tables (``data/*.csv``), and say which model ids are usable today.
 
-Every table is one CSV file with a declared schema: its columns, each column's type, which columns are
-required, which ones form the row key, which columns must be positive, match a pattern (a SHA-256, a URL)
-or hold a semicolon list of known names, and which columns a row must fill once it fills another. Every
-row carries a ``source_id``: one of the source ids in ``data/sources.csv`` (S0, S1, ...) or a URL. A file
-that breaks any rule
-raises :class:`CatalogError` naming the file, the line (as an editor shows it: the header is line 1) and
-the reason, so a broken CSV fails loudly instead of flowing into a figure.
+Every table is one CSV file with a declared schema (:mod:`workbench.catalog_schema`): its columns, each column's
+type, which columns are required, which ones form the row key, which columns must be positive, match a pattern
+(a SHA-256, a URL, a date) or hold a semicolon list of known names or model ids, and which columns a row must fill
+once it fills another. Every row carries a ``source_id``: one of the source ids in ``data/sources.csv`` (S0, S1,
+...) or the URL of the page it was read from (then with the date read and whether the page is a third party's).
+A file that breaks any rule raises :class:`CatalogError` naming the file, the line (as an editor shows it: the
+header is line 1) and the reason, so a broken CSV fails loudly instead of flowing into a figure.
+
+Model lifecycle: ``data/retirements.csv`` holds what each page says about an id (deprecated, retired, its
+replacement, where requests are routed). :func:`retirement` merges them into the state of one id on a date
+(today by default) and :func:`check_usable` is the one guard every caller of a model uses: a retired id stops a
+live run with :class:`RetiredModelError` naming its replacement (unless the caller opts in), and warns
+(:class:`LifecycleWarning`) everywhere else, as do deprecated ids and ids no page read today mentions.
 
 Typical use::
 
@@ -15,31 +21,38 @@ Typical use::
     catalog.check_models(["gpt-4o"])          # raises UnknownNameError naming a bad id
     catalog.local_models()                    # the ids served by local GGUF files
     catalog.rejected_params("claude-opus-4-7")  # sampling parameters the provider refuses
+    catalog.retirement("gemini-2.5-flash").message()   # retired on 2026-12-01; routed to gemini-3.5-flash-lite
 """
 from __future__ import annotations
 
-import csv
 import difflib
-import re
+import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
 
 from . import paths
+from .catalog_schema import PROVIDERS, SOURCE_ID, TABLES, URL, CatalogError, read_table
 
 __all__ = [
+    "PROVIDERS",
     "TABLES",
     "CatalogError",
+    "LifecycleWarning",
+    "RetiredModelError",
+    "Retirement",
     "UnknownNameError",
     "benchmarks",
     "check_models",
     "check_names",
     "check_providers",
     "check_sources",
+    "check_usable",
     "cite",
     "claim",
     "claims",
@@ -51,20 +64,12 @@ __all__ = [
     "prices",
     "provider_of",
     "rejected_params",
+    "retirement",
+    "retirements",
     "scores",
     "sources",
+    "unit_prices",
 ]
-
-
-class CatalogError(ValueError):
-    """A data file breaks its schema. The message names the file, the line and the reason."""
-
-    def __init__(self, path: Path | str, line: int | None, reason: str) -> None:
-        self.path = Path(path)
-        self.line = line
-        self.reason = reason
-        where = f"{self.path}" + (f", line {line}" if line is not None else "")
-        super().__init__(f"{where}: {reason}")
 
 
 class UnknownNameError(ValueError):
@@ -80,260 +85,20 @@ class UnknownNameError(ValueError):
         )
 
 
-# --------------------------------------------------------------------------------------------
-# Schemas
-# --------------------------------------------------------------------------------------------
-_TYPES = {"str", "int", "float", "bool", "date"}
-_SOURCE_ID = re.compile(r"^S\d+$")
-_URL = re.compile(r"^https?://\S+$")
-_PROVIDERS = ("openai", "anthropic", "google", "meta", "alibaba", "huggingface")
-#: Sampling parameters a model can refuse (``rejects_params`` in models.csv), named as in the OpenAI API.
-SAMPLING_PARAMS = ("temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "seed",
-                   "logprobs", "stop")
-_PATTERNS = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "url": _URL}
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a table: its type, whether a value is required, whether it must be > 0.
-
-    ``choices`` lists the allowed values; ``pattern`` names an entry of ``_PATTERNS`` the text must match
-    (``sha256``: 64 lowercase hex digits, ``url``); ``items`` makes the cell a ``;``-separated list whose
-    every entry must be one of them (an empty cell is an empty list).
-    """
-
-    name: str
-    type: str = "str"
-    required: bool = False
-    positive: bool = False
-    choices: tuple[str, ...] | None = None
-    pattern: str | None = None
-    items: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Table:
-    """A data table: its file, columns and the columns whose values identify a row."""
-
-    name: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-    description: str = ""
-    model_columns: tuple[str, ...] = field(default=())
-    #: (column, columns a row must also fill whenever it fills ``column``)
-    requires: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
-
-    @property
-    def path(self) -> Path:
-        """The CSV file of this table."""
-        return paths.DATA / f"{self.name}.csv"
-
-
-def _c(name: str, type: str = "str", *, req: bool = False, pos: bool = False,
-       choices: tuple[str, ...] | None = None, pattern: str | None = None,
-       items: tuple[str, ...] | None = None) -> Column:
-    return Column(name, type, req, pos, choices, pattern, items)
-
-
-#: What a model served by a local GGUF file must state besides its hash.
-_LOCAL_FACTS = ("parameters", "quantization", "file_bytes", "license", "upstream_url", "local_threads")
-
-
-TABLES: dict[str, Table] = {
-    t.name: t
-    for t in [
-        Table("sources", (
-            _c("source_id", req=True), _c("title", req=True), _c("author", req=True),
-            _c("published", req=True), _c("kind", req=True), _c("url", pattern="url"), _c("notes"),
-        ), key=("source_id",),
-            description="The articles this workbook checks (S0-S4) and the reports and model cards its "
-                        "published scores come from (S5, ...)."),
-        Table("models", (
-            _c("model_id", req=True), _c("provider", req=True, choices=_PROVIDERS),
-            _c("family", req=True), _c("name", req=True), _c("release"),
-            _c("context_window", "int", pos=True), _c("max_output", "int", pos=True),
-            _c("input_text", "bool"), _c("input_image", "bool"), _c("input_audio", "bool"),
-            _c("input_video", "bool"), _c("output", req=True), _c("open_weights", "bool", req=True),
-            _c("parameters", "int", pos=True), _c("quantization"), _c("file_bytes", "int", pos=True),
-            _c("gguf_sha256", pattern="sha256"), _c("license"), _c("upstream_url", pattern="url"),
-            _c("local_threads", "int", pos=True), _c("rejects_params", items=SAMPLING_PARAMS),
-            _c("params_source", pattern="url"), _c("source_id", req=True), _c("notes"),
-        ), key=("model_id",), requires=(("gguf_sha256", _LOCAL_FACTS), ("rejects_params", ("params_source",))),
-            description="Models: provider, limits, input modalities; for local GGUF models the file, its "
-                        "hash, licence and measured thread count; sampling parameters a model refuses."),
-        Table("prices", (
-            _c("model_id", req=True), _c("observed", "date", req=True),
-            _c("observed_as_published", req=True),
-            _c("input_per_mtok", "float", req=True, pos=True),
-            _c("output_per_mtok", "float", req=True, pos=True),
-            _c("per_image_usd", "float", pos=True), _c("source_id", req=True), _c("notes"),
-        ), key=("model_id", "observed", "source_id"), model_columns=("model_id",),
-            description="Dated API prices in USD per 1M tokens; one row per source and date."),
-        Table("scores", (
-            _c("benchmark", req=True), _c("model_id", req=True), _c("metric", req=True),
-            _c("value", "float", req=True, pos=True), _c("unit", req=True, choices=("percent", "ms")),
-            _c("source_id", req=True), _c("checked", "date"), _c("notes"),
-        ), key=("benchmark", "model_id", "metric", "source_id"), model_columns=("model_id",),
-            description="Published benchmark scores; one row per benchmark, model, metric and source."),
-        Table("benchmarks", (
-            _c("benchmark", req=True), _c("family", req=True), _c("n_items", "int", pos=True),
-            _c("split"), _c("offline_data"), _c("source_id", req=True), _c("notes"),
-        ), key=("benchmark",), description="Benchmarks: family and number of items (where known)."),
-        Table("claims", (
-            _c("claim_id", req=True), _c("source_id", req=True), _c("section", req=True),
-            _c("kind", req=True, choices=("price", "spec", "score", "ranking", "cost", "latency", "behaviour",
-                                          "architecture", "api", "recommendation")),
-            _c("statement", req=True), _c("topic", req=True), _c("model_id"), _c("models"),
-            _c("quantity"), _c("value", "float", pos=True), _c("unit"), _c("check", req=True),
-            _c("inputs"), _c("notes"),
-        ), key=("claim_id",), model_columns=("model_id",), requires=(("value", ("quantity", "unit")),),
-            description="Every checkable claim of the sources, in our words: its kind, the models it concerns, "
-                        "what it states (a number with its unit, a benchmark family, an SDK call) and the "
-                        "check that gives its verdict (workbench.ledger)."),
-        Table("limits", (
-            _c("model_id", req=True), _c("limit", req=True), _c("value", "float", req=True, pos=True),
-            _c("unit", req=True), _c("source_id", req=True), _c("notes"),
-        ), key=("model_id", "limit", "source_id"), model_columns=("model_id",),
-            description="Stated limits on media per request."),
-        Table("media_token_rules", (
-            _c("provider", req=True, choices=_PROVIDERS), _c("model_scope", req=True),
-            _c("modality", req=True, choices=("image", "audio", "video", "document")),
-            _c("parameter", req=True), _c("value", "float", req=True), _c("unit", req=True),
-            _c("source_id", req=True), _c("checked", "date", req=True), _c("notes"),
-        ), key=("provider", "model_scope", "modality", "parameter"),
-            description="How providers count media as tokens, from their own documentation."),
-    ]
-}
-
-for _t in TABLES.values():  # schema sanity, checked once at import
-    assert all(c.type in _TYPES for c in _t.columns), _t.name
-    assert all(c.pattern in (None, *_PATTERNS) for c in _t.columns), _t.name
-    assert set(_t.key) <= {c.name for c in _t.columns}, _t.name
-    assert {n for c, cs in _t.requires for n in (c, *cs)} <= {c.name for c in _t.columns}, _t.name
-
-
-# --------------------------------------------------------------------------------------------
-# Loading
-# --------------------------------------------------------------------------------------------
-_TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
-
-
-def _parse(value: str, col: Column, path: Path, line: int):
-    """Turn one CSV cell into a Python value of the column's type, or raise CatalogError."""
-    value = value.strip()
-    if value == "":
-        if col.required:
-            raise CatalogError(path, line, f"column {col.name!r} is empty but required")
-        return None
-    try:
-        if col.type == "str":
-            out: object = value
-        elif col.type == "int":
-            out = int(value)
-        elif col.type == "float":
-            out = float(value)
-        elif col.type == "bool":
-            low = value.lower()
-            if low not in _TRUE | _FALSE:
-                raise ValueError("expected true or false")
-            out = low in _TRUE
-        else:  # date
-            out = date.fromisoformat(value)
-    except ValueError as exc:
-        raise CatalogError(path, line, f"column {col.name!r}: {value!r} is not a valid {col.type} ({exc})") from None
-    if col.positive and isinstance(out, (int, float)) and not out > 0:
-        raise CatalogError(path, line, f"column {col.name!r} must be positive, got {value}")
-    if col.choices and out not in col.choices:
-        raise CatalogError(path, line, f"column {col.name!r}: {value!r} is not one of {', '.join(col.choices)}")
-    if col.pattern and not _PATTERNS[col.pattern].match(value):
-        raise CatalogError(path, line, f"column {col.name!r}: {value!r} is not a {col.pattern}")
-    if col.items is not None:
-        entries = [e.strip() for e in value.split(";")]
-        bad = [e for e in entries if e not in col.items]
-        if bad:
-            raise CatalogError(path, line, f"column {col.name!r}: {bad[0]!r} is not one of "
-                                           f"{', '.join(col.items)} (a ;-separated list)")
-        out = ";".join(entries)
-    return out
-
-
-def _read(table: Table, path: Path, known_sources: set[str] | None,
-          known_models: set[str] | None) -> pd.DataFrame:
-    """Read and validate one table's CSV file."""
-    if not path.exists():
-        raise CatalogError(path, None, f"file not found (table {table.name!r})")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise CatalogError(path, 1, "file is empty (no header)") from None
-        expected = [c.name for c in table.columns]
-        if header != expected:
-            missing = [c for c in expected if c not in header]
-            extra = [c for c in header if c not in expected]
-            detail = "; ".join(
-                s for s in (f"missing {missing}" if missing else "", f"unexpected {extra}" if extra else "",
-                            "columns out of order" if not (missing or extra) else "") if s
-            )
-            raise CatalogError(path, 1, f"header does not match the {table.name!r} schema: {detail}; expected {expected}")
-        rows, seen = [], {}
-        for record in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            if len(record) != len(expected):
-                raise CatalogError(path, line, f"expected {len(expected)} fields, found {len(record)}")
-            row = {c.name: _parse(v, c, path, line) for c, v in zip(table.columns, record)}
-            for col, needed in table.requires:
-                empty = [n for n in needed if row[col] is not None and row[n] is None]
-                if empty:
-                    raise CatalogError(path, line, f"column {empty[0]!r} is empty but required when "
-                                                   f"{col!r} is given (needed: {', '.join(needed)})")
-            src = row.get("source_id")
-            if src is not None and not _URL.match(src):
-                if not _SOURCE_ID.match(src):
-                    raise CatalogError(path, line, f"source_id {src!r} is neither a source id (S0, S1, ...) nor a URL")
-                if known_sources is not None and src not in known_sources:
-                    raise CatalogError(path, line, f"source_id {src!r} is not in sources.csv")
-            for mc in table.model_columns:
-                if known_models is not None and row.get(mc) is not None and row[mc] not in known_models:
-                    raise CatalogError(path, line, f"{mc} {row[mc]!r} is not in models.csv")
-            key = tuple(row[k] for k in table.key)
-            if key in seen:
-                raise CatalogError(path, line, f"duplicate key {dict(zip(table.key, key))} (first seen on line {seen[key]})")
-            seen[key] = line
-            rows.append(row)
-    frame = pd.DataFrame(rows, columns=expected)
-    for col in table.columns:
-        if col.type == "int":
-            frame[col.name] = frame[col.name].astype("Int64")
-        elif col.type == "float":
-            frame[col.name] = frame[col.name].astype("float64")
-        elif col.type == "bool":
-            frame[col.name] = frame[col.name].astype("boolean")
-        elif col.type == "date":
-            frame[col.name] = pd.to_datetime(frame[col.name])
-        else:
-            frame[col.name] = frame[col.name].astype("string")
-    frame.attrs["table"] = table.name
-    frame.attrs["path"] = str(path)
-    return frame
-
-
 @cache
 def _load_cached(name: str, data_dir: str, mtime_ns: int) -> pd.DataFrame:
     table = TABLES[name]
     path = Path(data_dir) / f"{name}.csv"
     if name == "sources":
-        frame = _read(table, path, None, None)
-        bad = [s for s in frame["source_id"] if not _SOURCE_ID.match(str(s))]
+        frame = read_table(table, path, None, None)
+        bad = [s for s in frame["source_id"] if not SOURCE_ID.match(str(s))]
         if bad:
             raise CatalogError(path, None, f"source ids must look like S0, S1, ...: {bad}")
         return frame
     known_sources = set(load("sources", data_dir=Path(data_dir))["source_id"])
-    known_models = set(load("models", data_dir=Path(data_dir))["model_id"]) if table.model_columns else None
-    return _read(table, path, known_sources, known_models)
+    cites_models = table.model_columns or table.model_list_columns
+    known_models = set(load("models", data_dir=Path(data_dir))["model_id"]) if cites_models else None
+    return read_table(table, path, known_sources, known_models)
 
 
 def load(name: str, *, data_dir: Path | None = None) -> pd.DataFrame:
@@ -356,13 +121,24 @@ def sources() -> pd.DataFrame:
 
 
 def models() -> pd.DataFrame:
-    """The models table: provider, family, limits, input modalities, open weights."""
+    """The models table: provider, family, release, limits, input and output modalities, open weights."""
     return load("models")
 
 
 def prices() -> pd.DataFrame:
-    """The dated price observations (USD per 1M tokens), one row per model, date and source."""
+    """The dated price observations (USD per 1M tokens, every tier), one row per model, date and source."""
     return load("prices")
+
+
+def unit_prices() -> pd.DataFrame:
+    """Prices per image generated, per minute of audio or per second of video, one row per model, date, unit,
+    variant and source."""
+    return load("unit_prices")
+
+
+def retirements() -> pd.DataFrame:
+    """What each page says about a model id's lifecycle (status, dates, replacement), one row per id and page."""
+    return load("retirements")
 
 
 def scores() -> pd.DataFrame:
@@ -433,7 +209,7 @@ def check_sources(values: str | Iterable[str], param: str = "sources") -> list[s
 
 def check_providers(values: str | Iterable[str], param: str = "providers") -> list[str]:
     """Validate provider names (openai, anthropic, google, ...); return them as a list."""
-    return check_names(values, _PROVIDERS, param=param, kind="provider")
+    return check_names(values, PROVIDERS, param=param, kind="provider")
 
 
 def provider_of(model_id: str) -> str:
@@ -474,8 +250,216 @@ def claim(claim_id: str) -> float:
 
 def cite(source_id: str) -> str:
     """A short citation for a source id or URL, e.g. ``"S2 (Larry Qu, 2026-05-24)"``."""
-    if _URL.match(source_id):
+    if URL.match(source_id):
         return source_id
     check_sources([source_id], param="source_id")
     row = sources().set_index("source_id").loc[source_id]
     return f"{source_id} ({row['author']}, {row['published']})"
+
+
+# --------------------------------------------------------------------------------------------
+# Lifecycle: is a model id usable on a date, and what replaces it
+# --------------------------------------------------------------------------------------------
+#: The SDK providers whose ids retire (open weights never do).
+API_PROVIDERS = ("openai", "anthropic", "google")
+_MAX_CHAIN = 5
+
+
+class LifecycleWarning(UserWarning):
+    """A model id is retired, deprecated, or not mentioned by any page read today; the message names the
+    replacement where a page gives one."""
+
+
+class RetiredModelError(ValueError):
+    """A live run asked for a retired model id without opting in; the message names the replacement."""
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """The lifecycle of one model id on a date, merged from every row of ``data/retirements.csv`` about it.
+
+    Each fact (deprecation date, retirement date, replacement, routing) comes from the most recently observed
+    page that states it; a provider's own page is credited when it states the same value as a third party.
+    ``disagreements`` lists the facts the pages disagree on, each value with its page and date.
+    """
+
+    model_id: str
+    on: date
+    status: str                       #: active, preview, legacy, deprecated, retired or unknown (on ``on``)
+    deprecated_on: date | None
+    retired_on: date | None
+    replacement: tuple[str, ...]      #: as the page names it
+    routed_to: tuple[str, ...]        #: where the provider sends requests for the retired id
+    current: tuple[str, ...]          #: the replacement, followed past replacements that are retired too
+    alternatives: tuple[str, ...]     #: when no page names a replacement: current ids of the same provider and output
+    sources: tuple[str, ...]          #: the pages the facts come from
+    third_party: bool                 #: True when some fact rests on a third party's page only
+    disagreements: tuple[str, ...]
+
+    @property
+    def usable(self) -> bool:
+        """Whether requests to the id are served on ``on`` (not retired)."""
+        return self.status != "retired"
+
+    def message(self) -> str:
+        """One sentence for a person: the state, the dates, the replacement and where it comes from."""
+        if self.status == "unknown":
+            return (f"{self.model_id}: no page read says whether it is still served on {self.on.isoformat()}; "
+                    "check the provider's deprecations page before a live run")
+        when = {"retired": self.retired_on, "deprecated": self.retired_on}.get(self.status)
+        text = {"retired": f"was retired (shut down) on {when.isoformat()}" if when else "is retired (shut down)",
+                "deprecated": f"is deprecated and shuts down on {when.isoformat()}" if when else "is deprecated",
+                }.get(self.status, f"is {self.status}")
+        parts = [f"{self.model_id} {text} (as of {self.on.isoformat()})"]
+        if self.routed_to:
+            parts.append(f"the provider routes its requests to {' or '.join(self.routed_to)}, billed at that "
+                         "model's rates")
+        if self.replacement:
+            chain = "" if self.current == self.replacement else f" (now {' or '.join(self.current)})"
+            parts.append(f"replacement: {' or '.join(self.replacement)}{chain}")
+        elif self.alternatives and self.status in ("retired", "deprecated"):
+            parts.append(f"no page names a replacement; current models of the same kind: {', '.join(self.alternatives)}")
+        if self.sources:
+            hosts = ", ".join(dict.fromkeys(_host(s) for s in self.sources))
+            parts.append(f"source: {hosts}" + (" (a third party's page)" if self.third_party else ""))
+        if self.disagreements:
+            parts.append("pages disagree on " + "; ".join(self.disagreements))
+        return "; ".join(parts)
+
+
+def _host(url: str) -> str:
+    return urlparse(url).netloc.removeprefix("www.") or url
+
+
+def _as_day(on: date | datetime | str | None) -> date:
+    if on is None:
+        return date.today()
+    if isinstance(on, datetime):
+        return on.date()
+    if isinstance(on, date):
+        return on
+    if isinstance(on, str):
+        try:
+            return date.fromisoformat(on)
+        except ValueError:
+            raise ValueError(f"on: {on!r} is not an ISO date like '2026-12-01'") from None
+    raise TypeError(f"on: expected a date or an ISO date string, got {type(on).__name__}")
+
+
+def _fact(rows: pd.DataFrame, column: str) -> tuple[object, list[str], bool, list[str]]:
+    """The value of ``column`` from the most recently observed row stating it: (value, its pages, whether only
+    third parties state it, the disagreeing values with their pages)."""
+    stating = rows[rows[column].notna()]
+    if stating.empty:
+        return None, [], False, []
+    value = stating.iloc[0][column]
+    same = stating[stating[column] == value]
+    own = same[~same["third_party"].astype(bool)]
+    credited = own if not own.empty else same.iloc[:1]
+    others = stating.drop_duplicates(column)
+    disagree = ([f"{column} ({', '.join(f'{_show(r[column])} per {_host(r.source_id)} of {r.observed.date()}' for _, r in others.iterrows())})"]
+                if len(others) > 1 else [])
+    return value, list(credited["source_id"]), own.empty, disagree
+
+
+def _show(value: object) -> str:
+    return value.date().isoformat() if isinstance(value, pd.Timestamp) else str(value).replace(";", " or ")
+
+
+def _alternatives(model_id: str, on: date) -> tuple[str, ...]:
+    """Up to three ids of the same provider and output, in today's line-up (read from a page) and not retired
+    on ``on``, newest release first."""
+    table = models().set_index("model_id")
+    if model_id not in table.index:
+        return ()
+    row = table.loc[model_id]
+    same = table[(table["provider"] == row["provider"]) & (table["output"] == row["output"])
+                 & table["read_on"].notna() & (table.index != model_id)]
+    same = same.assign(_release=same["release"].fillna("")).sort_values("_release", ascending=False)
+    return tuple(m for m in same.index if _state(str(m), on, _MAX_CHAIN).usable)[:3]
+
+
+def _state(model_id: str, day: date, depth: int) -> Retirement:
+    return retirement(model_id, day, _depth=depth)
+
+
+def retirement(model_id: str, on: date | datetime | str | None = None, *, _depth: int = 0) -> Retirement:
+    """The lifecycle of ``model_id`` on ``on`` (today by default), merged from ``data/retirements.csv``.
+
+    The id may be one of ``models.csv`` or only of ``retirements.csv`` (an id the providers retired that this
+    workbook never priced). Status on ``on``: ``retired`` once its retirement date has passed (or, without a
+    date, once a page observed by then says so); ``deprecated`` once deprecated or once a page announced its
+    shutdown; else the latest page's own word (``legacy``, ``preview``, ``active``); ``active`` for an id of
+    today's line-up, an open-weight or a local model; ``unknown`` for an API model no page read mentions.
+
+    Raises:
+        UnknownNameError: ``model_id`` is in neither table.
+    """
+    day = _as_day(on)
+    rows = retirements()
+    check_names([model_id], set(models()["model_id"]) | set(rows["model_id"]), param="model_id", kind="model")
+    rows = rows[rows["model_id"] == model_id].assign(_own=lambda f: ~f["third_party"].astype(bool))
+    rows = rows.sort_values(["observed", "_own"], ascending=False)
+    facts = {c: _fact(rows, c) for c in ("deprecated_on", "retired_on", "replacement", "routed_to")}
+    dep_day, ret_day = (None if facts[c][0] is None else facts[c][0].date() for c in ("deprecated_on", "retired_on"))
+    seen = rows[rows["observed"].dt.date <= day]
+    said = str(seen.iloc[0]["status"]) if not seen.empty else None
+    if (ret_day is not None and ret_day <= day) or (ret_day is None and said == "retired"):
+        status = "retired"
+    elif (dep_day is not None and dep_day <= day) or said in ("deprecated", "retired"):
+        status = "deprecated"
+    else:  # a page observed later still tells an earlier date's state: not yet deprecated means active
+        status = said or ("active" if not rows.empty else _default_status(model_id))
+    replacement, routed = (tuple(str(facts[c][0]).split(";")) if facts[c][0] is not None else ()
+                           for c in ("replacement", "routed_to"))
+    current = replacement
+    if _depth < _MAX_CHAIN:  # follow a replacement that is itself retired to its own replacement
+        current = tuple(dict.fromkeys(
+            c for r in replacement
+            for c in ((_state(r, day, _depth + 1).current or (r,)) if not _state(r, day, _depth + 1).usable else (r,))))
+    used = [f for f in facts.values() if f[0] is not None]
+    sources = tuple(dict.fromkeys(s for f in used for s in f[1])) or tuple(dict.fromkeys(seen["source_id"]))
+    third = any(f[2] for f in used) if used else bool(len(seen)) and bool(seen["third_party"].all())
+    lost = status in ("retired", "deprecated") and not replacement and _depth < _MAX_CHAIN
+    return Retirement(model_id=model_id, on=day, status=status, deprecated_on=dep_day, retired_on=ret_day,
+                      replacement=replacement, routed_to=routed, current=current,
+                      alternatives=_alternatives(model_id, day) if lost else (), sources=sources,
+                      third_party=third, disagreements=tuple(d for f in used for d in f[3]))
+
+
+def _default_status(model_id: str) -> str:
+    """``active`` for an id of today's line-up (read from a page), an open-weight or a local model; else unknown."""
+    table = models().set_index("model_id")
+    if model_id not in table.index:
+        return "unknown"
+    row = table.loc[model_id]
+    if pd.notna(row["read_on"]) or bool(row["open_weights"]) or str(row["provider"]) not in API_PROVIDERS:
+        return "active"
+    return "unknown"
+
+
+def check_usable(model_id: str, backend: str = "local", *, allow_retired: bool = False,
+                 on: date | datetime | str | None = None, stacklevel: int = 1) -> Retirement:
+    """The one guard before a model is called: warn about, or stop, an id that is not usable today.
+
+    - retired, on the ``live`` backend: raise :class:`RetiredModelError` naming the replacement, unless
+      ``allow_retired=True`` (then a :class:`LifecycleWarning`);
+    - retired on the ``local`` backend, deprecated (either backend), or an API id no page read mentions:
+      a :class:`LifecycleWarning` naming the replacement; Python shows it once per id and call site;
+    - active, preview, legacy, open weights and the local ladder: nothing.
+
+    ``stacklevel`` 1 attributes the warning to the caller of this function, 2 to its caller, and so on.
+    Returns the :class:`Retirement` it judged by.
+    """
+    if backend not in ("local", "live"):
+        raise UnknownNameError("backend", backend, "backend", ("local", "live"))
+    if not isinstance(allow_retired, bool):
+        raise TypeError(f"allow_retired: expected True or False, got {allow_retired!r}")
+    state = retirement(model_id, on)
+    if state.status == "retired" and backend == "live" and not allow_retired:
+        raise RetiredModelError(f"model_id: {state.message()}. Pass allow_retired=True to send it anyway.")
+    if state.status in ("retired", "deprecated", "unknown"):
+        note = (" The local provider still answers for it offline; a live run stops here."
+                if state.status == "retired" and backend == "local" else "")
+        warnings.warn(state.message() + "." + note, LifecycleWarning, stacklevel=stacklevel + 1)
+    return state

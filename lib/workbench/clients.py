@@ -176,16 +176,21 @@ def _sdk_models() -> list[str]:
 
 
 def for_model(model_id: str, backend: str = "local", *, async_: bool = False,
-              transport: Any = None) -> tuple[str, Any]:
+              transport: Any = None, allow_retired: bool = False) -> tuple[str, Any]:
     """``(provider, client)`` for a catalog model id: the official SDK client of its provider.
 
     ``transport`` (async only): the ``httpx2`` transport the client sends through (see the module notes).
+    The id is judged by :func:`workbench.catalog.check_usable` first: a retired id stops a ``live`` run
+    (:class:`~workbench.catalog.RetiredModelError` naming its replacement) unless ``allow_retired=True``; a
+    retired id on ``local``, or a deprecated one, gives a :class:`~workbench.catalog.LifecycleWarning`.
 
     Raises:
         UnknownNameError: ``model_id`` is not in the catalog, or its provider has no SDK client here
             (open-weight models such as Llama are reached through the local provider's own id).
+        RetiredModelError: a retired id on the live backend without ``allow_retired``.
     """
     catalog.check_models([model_id], param="model_id")
+    backend = check_backend(backend)
     provider = catalog.provider_of(model_id)
     if model_id in catalog.local_models():
         if backend != "local":
@@ -197,6 +202,7 @@ def for_model(model_id: str, backend: str = "local", *, async_: bool = False,
         raise catalog.UnknownNameError("model_id", model_id, "model with an SDK client", valid)
     if transport is not None:
         _check_transport(transport, async_)
+    catalog.check_usable(model_id, backend, allow_retired=allow_retired, stacklevel=2)
     if provider == "openai":
         return provider, openai(backend, async_=async_, transport=transport)
     if provider == "anthropic":
