@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import matplotlib
 import pytest
-from workbench import catalog, cost_figures, costs
+from workbench import catalog, cost_figures, costs, pricing
 
 matplotlib.use("Agg")
 
@@ -18,8 +18,19 @@ def test_price_history_marks_the_cut_and_the_disagreement() -> None:
     fig = cost_figures.price_history_figure(hist, cut)
     top, bottom = fig.axes
     assert catalog.models().set_index("model_id").at[cut.model_id, "name"] in top.get_title()
-    assert any("sources disagree" in t.get_text() for t in top.texts)  # GPT-4o, S0 vs S1
+    assert any("sources disagree" in t.get_text() for t in top.texts) == (cut.model_id == "gpt-4o")
     assert len(bottom.get_yticklabels()) == hist["model_id"].nunique()
+    # a page is labelled by its host, a third party's with a star
+    gpt4o = costs.price_history(["gpt-4o", "gpt-5.6-luna"])
+    fig = cost_figures.price_history_figure(gpt4o, costs.largest_price_cut(gpt4o))
+    texts = " ".join(t.get_text() for t in fig.axes[1].texts)
+    assert "(S0)" in texts and "(developers.openai.com)" in texts and "(dev.to*)" in texts
+
+
+def test_source_labels() -> None:
+    assert cost_figures.source_label("S2") == "S2"
+    assert cost_figures.source_label("https://www.aiwiki.dev/claude", True) == "aiwiki.dev*"
+    assert cost_figures.source_label("https://ai.google.dev/x", False) == "ai.google.dev"
 
 
 def test_workload_mix_has_one_line_per_model_and_marks_the_request() -> None:
@@ -58,3 +69,25 @@ def test_breakeven_and_selfhost_cost_figures_show_s2s_range() -> None:
     assert "this machine at $0.0500/h" in labels
     assert any(lab.startswith("72B on a GPU, assumed 1,000 tokens/s → $1.11") for lab in labels)
     assert any(lab.startswith("GPT-5.5 API, this mix: $10.00") for lab in labels)
+
+
+def test_bill_components_cache_breakeven_and_then_and_now() -> None:
+    usage = pricing.Usage(input_tokens=2_000, cache_read_input_tokens=50_000, output_tokens=500)
+    bills = {m: pricing.request_bill(m, usage, "2026-12-01") for m in ("claude-opus-5-5", "gpt-6.2-sol")}
+    fig = cost_figures.bill_components_figure(bills, title="one request")
+    ax = fig.axes[0]
+    assert {t.get_text() for t in ax.get_yticklabels()} == set(bills)
+    assert sorted(_labels(ax)) == ["cache read", "input", "output"]
+    assert sum(p.get_width() for p in ax.patches[:3]) == pytest.approx(bills["claude-opus-5-5"].total)
+    breakevens = [pricing.cache_breakeven("claude-opus-5-5", "2026-12-01"),
+                  pricing.cache_breakeven("claude-opus-5-5", "2026-12-01", long_retention=True)]
+    fig = cost_figures.cache_breakeven_figure(breakevens, max_requests=6)
+    labels = _labels(fig.axes[0])
+    assert labels == ["Claude Opus 5.5, 5m write: pays from 2 requests", "Claude Opus 5.5, 1h write: pays from 3 requests"]
+    first = fig.axes[0].lines[0].get_ydata()
+    assert first[0] == pytest.approx(5 / 4) and first[1] == pytest.approx((5 + 0.2) / (2 * 4))
+    table = pricing.then_and_now(pricing.Usage(input_tokens=1000, output_tokens=300), documents=100,
+                                 sources=["S2", "S4"], today="2026-12-01")
+    fig = cost_figures.then_and_now_figure(table, documents=100, input_tokens=1000, output_tokens=300)
+    assert [ax.get_xticklabels()[0].get_text() for ax in fig.axes] == ["S4\n2024-07", "S2\n2026-05"]
+    assert any(t.get_text() == "Gemini 3.5 Flash-Lite" for t in fig.axes[1].texts)   # retired: its replacement

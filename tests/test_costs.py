@@ -1,5 +1,5 @@
-"""workbench.costs: prices on a date (with disagreements flagged), request / workload / routing costs,
-S2's published arithmetic re-derived from data/prices.csv, and self-hosting break-even."""
+"""workbench.costs and workbench.dated_prices: prices on a date with every tier (disagreements flagged), request /
+workload / routing costs, S2's published arithmetic re-derived from S2's own prices, and self-hosting break-even."""
 from __future__ import annotations
 
 import warnings
@@ -8,14 +8,37 @@ from datetime import date
 import pytest
 from workbench import catalog, costs, tokens
 
+S2_DAY = "2026-05-24"
+
 
 # ---------------------------------------------------------------------------------------------- prices
 def test_latest_observation_on_or_before_the_date() -> None:
     before_cut = costs.price_on("gpt-4o", "2024-08-01")
     assert before_cut.observed == date(2024, 7, 1) and before_cut.source_ids == ("S4",)
     latest = costs.price_on("gpt-4o")
-    assert latest.on == costs.latest_price_date() == catalog.prices()["observed"].max().date()
+    observed = catalog.prices()["observed"].dt.date
+    assert latest.on == costs.latest_price_date() == observed[observed <= date.today()].max()
     assert latest.input_per_mtok < before_cut.input_per_mtok          # the GPT-4o cut
+    # a scheduled price counts from its own date: Gemini 3.8 Flash doubles on 2027-01-01
+    assert costs.price_on("gemini-3.8-flash", "2026-12-31").input_per_mtok == 0.75
+    assert costs.price_on("gemini-3.8-flash", "2027-01-01").input_per_mtok == 1.5
+
+
+def test_each_tier_is_its_own_latest_observation() -> None:
+    before = costs.price_on("claude-sonnet-5-5", "2026-10-01")
+    after = costs.price_on("claude-sonnet-5-5", "2026-12-01")
+    assert (before.cached_input_per_mtok, after.cached_input_per_mtok) == (0.2, 0.1)   # the cut of 2026-10-07
+    assert after.cache_write_per_mtok == 2.5 and after.cache_write_long_per_mtok == 4 and after.cache_ttls == "5m;1h"
+    assert after.observed == date(2026, 12, 1) and after.tier_sources["cached_input_per_mtok"][1] == date(2026, 10, 7)
+    assert after.third_party == ("cached_input_per_mtok",) and after.batch_multiplier == 0.5
+    # the input date's page states no output price: the latest row that does (S2's) gives it
+    flash = costs.price_on("gemini-2.5-flash", "2026-12-01")
+    assert flash.observed == date(2026, 10, 7) and flash.output_per_mtok == 2.5
+    assert flash.tier_sources["output_per_mtok"] == ("S2", date(2026, 5, 24)) and flash.audio_input_per_mtok == 1.0
+    # an article's own prices know none of the tiers
+    assert costs.price_on("gemini-2.5-flash", S2_DAY, "S2").audio_input_per_mtok is None
+    with pytest.raises(ValueError, match="name: 'cheap' is not a price tier"):
+        flash.tier("cheap")
 
 
 def test_disagreeing_sources_are_flagged_never_silently_resolved() -> None:
@@ -78,14 +101,14 @@ def test_images_use_a_quoted_per_image_price_or_the_providers_token_rule() -> No
 
 
 def test_blended_price_and_mix_table() -> None:
-    p = costs.price_on("gemini-2.5-flash")
-    assert costs.blended_price("gemini-2.5-flash", 0.0) == p.input_per_mtok
-    assert costs.blended_price("gemini-2.5-flash", 1.0) == p.output_per_mtok
-    table = costs.mix_table(["gemini-2.5-flash", "gpt-5.5"], shares=[0, 0.5, 1])
+    p = costs.price_on("gemini-2.5-flash", S2_DAY)
+    assert costs.blended_price("gemini-2.5-flash", 0.0, S2_DAY) == p.input_per_mtok
+    assert costs.blended_price("gemini-2.5-flash", 1.0, S2_DAY) == p.output_per_mtok
+    table = costs.mix_table(["gemini-2.5-flash", "gpt-5.5"], S2_DAY, shares=[0, 0.5, 1])
     assert len(table) == 6
     half = table[table["output_share"] == 0.5].set_index("model_id")["usd_per_mtok"]
     for m in ("gemini-2.5-flash", "gpt-5.5"):
-        q = costs.price_on(m)
+        q = costs.price_on(m, S2_DAY)
         assert half[m] == pytest.approx((q.input_per_mtok + q.output_per_mtok) / 2)
     with pytest.raises(ValueError, match="output_share"):
         costs.blended_price("gpt-5.5", 1.5)
@@ -96,17 +119,19 @@ def test_s2_ten_thousand_documents_reproduced_from_the_price_table() -> None:
     claims = catalog.claims().set_index("claim_id")
     ids = ["s2_docs_gpt55", "s2_docs_opus47", "s2_docs_gemini31pro", "s2_docs_gemini25flash"]
     models = [claims.at[i, "model_id"] for i in ids]
-    table = costs.workload_cost(models, documents=n, input_tokens=per_doc, output_tokens=0).set_index("model_id")
+    table = costs.workload_cost(models, documents=n, input_tokens=per_doc, output_tokens=0, on=S2_DAY,
+                                source="S2").set_index("model_id")
     for claim_id, model in zip(ids, models):
         assert costs.check_claim(claim_id, table.at[model, "total_usd"]).agrees, claim_id
-    with_output = costs.workload_cost(models, documents=n, input_tokens=per_doc, output_tokens=300)
+    with_output = costs.workload_cost(models, documents=n, input_tokens=per_doc, output_tokens=300, on=S2_DAY,
+                                      source="S2")
     assert (with_output["total_usd"].to_numpy() > table.loc[models, "total_usd"].to_numpy()).all()
 
 
 def test_routing_adds_up_and_compares_with_a_baseline() -> None:
     simple, hard = int(catalog.claim("s2_route_simple_n")), int(catalog.claim("s2_route_complex_n"))
     out = costs.routing_cost({"gemini-2.5-flash": simple, "claude-opus-4-7": hard}, input_tokens=1000,
-                             output_tokens=0, baseline="claude-opus-4-7").set_index("route")
+                             output_tokens=0, on=S2_DAY, baseline="claude-opus-4-7", source="S2").set_index("route")
     assert out.at["routed total", "total_usd"] == pytest.approx(catalog.claim("s2_route_total"))
     assert out.at["routed total", "total_usd"] == pytest.approx(
         out.at["gemini-2.5-flash", "total_usd"] + out.at["claude-opus-4-7", "total_usd"])
@@ -174,10 +199,12 @@ def test_output_share_and_quoted_models() -> None:
         costs.output_share(0, 0)
     with pytest.raises(ValueError, match="input_tokens"):
         costs.output_share(-1, 3)
-    latest = costs.quoted_models()
-    table = catalog.prices()
-    assert latest == sorted(table.loc[table["observed"] == table["observed"].max(), "model_id"].unique())
-    assert "gpt-4o" in costs.quoted_models("2024-11-30")
+    then = costs.quoted_models("2024-11-30")
+    assert then == ["claude-3-5-sonnet-20240620", "claude-3-haiku-20240307", "gemini-1.5-pro", "gemini-2.0-flash",
+                    "gpt-4o", "gpt-4o-mini"]                       # S0, S1 and S4's models, none retired yet
+    today = costs.quoted_models("2026-12-01")
+    assert {"gpt-6.2-sol", "claude-opus-5-5", "gemini-3.8-flash", "gpt-4o"} <= set(today)   # gpt-4o: deprecated
+    assert not {"claude-3-5-sonnet-20240620", "gemini-2.5-flash", "gpt-4o-audio-preview"} & set(today)  # retired
     with pytest.raises(costs.NoPriceError, match="price_date: no price .* 1999-01-01"):
         costs.quoted_models("1999-01-01", param="price_date")
 
@@ -187,7 +214,9 @@ def test_price_disputes_and_the_largest_cut() -> None:
     gpt4o = disputes[disputes["model_id"] == "gpt-4o"]
     assert set(gpt4o["source_id"]) >= {"S0", "S1"}          # S0 and S1 disagree on GPT-4o in Nov 2024
     for _, g in disputes.groupby(["model_id", "observed"]):
-        assert len(g[["input_per_mtok", "output_per_mtok"]].drop_duplicates()) > 1
+        assert g["input_per_mtok"].nunique() > 1 or g["output_per_mtok"].dropna().nunique() > 1
+    # S0 and S1 agree on Claude 3.5 Sonnet in Nov 2024 (S0 adds a per-image price): not a dispute
+    assert disputes[disputes["model_id"] == "claude-3-5-sonnet-20240620"].empty
     cut = costs.largest_price_cut()
     rows = costs.price_history([cut.model_id])
     assert cut.from_usd == rows.loc[rows["observed"] == rows["observed"].min(), "input_per_mtok"].max()

@@ -11,7 +11,14 @@ matplotlib figure in the workbook's style (chapters 05 and 08 save them with :fu
 * :func:`breakeven_figure` - a rented deployment's cost per 1M tokens against throughput, and its monthly
   bill against per-token APIs;
 * :func:`selfhost_cost_figure` - cost per 1M tokens against throughput for this machine and a GPU, with
-  the measured point and S2's range.
+  the measured point and S2's range;
+* :func:`bill_components_figure` - requests' bills (:mod:`workbench.pricing`) split by component: input, cache,
+  media, output, images generated;
+* :func:`cache_breakeven_figure` - what caching a shared prompt prefix costs against sending it every time, as
+  more requests share it;
+* :func:`then_and_now_figure` - a workload at each article's prices on its date, and the same workload today.
+
+Sources are labelled by their id (S0 ... S6) or, for a web page, its host; a star marks a third party's page.
 
 Models are coloured by provider (:func:`workbench.plots.provider_color`); models of one provider are told
 apart by line style, assigned in the order given.
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -27,9 +35,10 @@ import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
-from . import catalog, costs, fmt, plots, tokens
+from . import catalog, costs, fmt, plots, pricing, tokens
 
-__all__ = ["breakeven_figure", "image_tokens_figure", "price_history_figure", "selfhost_cost_figure",
+__all__ = ["bill_components_figure", "breakeven_figure", "cache_breakeven_figure", "image_tokens_figure",
+           "price_history_figure", "selfhost_cost_figure", "source_label", "then_and_now_figure",
            "workload_mix_figure"]
 
 _STYLES = ("-", "--", ":", "-.")
@@ -40,6 +49,14 @@ _TOKENS = mticker.FuncFormatter(lambda v, _: fmt.tokens(v))
 def _info() -> tuple[dict[str, str], dict[str, str]]:
     table = catalog.models().set_index("model_id")
     return table["name"].to_dict(), table["provider"].to_dict()
+
+
+def source_label(source_id: str, third_party: object = False) -> str:
+    """A short label for a source: its id (S2), or the host of its page with a star when a third party's."""
+    if not str(source_id).startswith("http"):
+        return str(source_id)
+    host = str(source_id).split("/")[2].removeprefix("www.")
+    return host + ("*" if not pd.isna(third_party) and bool(third_party) else "")
 
 
 def _line_styles(models: Sequence[str]) -> dict[str, str]:
@@ -57,21 +74,23 @@ def price_history_figure(history: pd.DataFrame, cut: costs.PriceCut) -> plt.Figu
     hist = history
     name_of = hist.groupby("model_id")["name"].first().to_dict()
     provider_of = hist.groupby("model_id")["provider"].first().to_dict()
-    rows = hist[hist["model_id"] == cut.model_id].sort_values("observed")
     disputes = costs.price_disputes(hist)
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 9), height_ratios=[1, 1.7])
+    n_models = hist["model_id"].nunique()
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 5 + 0.32 * n_models), height_ratios=[4, max(4, 0.4 * n_models)])
     colour = plots.provider_color(provider_of[cut.model_id])
-    markers = dict(zip(sorted(hist["source_id"].unique()), "osD^vP"))
+    hist = hist.assign(label=[source_label(s, t) for s, t in zip(hist["source_id"], hist["third_party"])])
+    rows = hist[hist["model_id"] == cut.model_id].sort_values("observed")
+    markers = {lab: "osD^vPX*hp"[i % 10] for i, lab in enumerate(sorted(hist["label"].unique()))}
     for kind, style in (("input_per_mtok", "-"), ("output_per_mtok", "--")):
         low = rows.groupby("observed")[kind].min()
         ax1.step(low.index, low.values, where="post", color=colour, ls=style, lw=1.5,
                  label=f"{kind.split('_')[0]} price (lowest quote per date)")
-    for src, g in rows.groupby("source_id"):
+    for src, g in rows.groupby("label"):
         for kind, fill in (("input_per_mtok", colour), ("output_per_mtok", "white")):
             ax1.scatter(g["observed"], g[kind], marker=markers[src], s=60, color=fill, edgecolor=colour, zorder=3,
                         label=f"{src} quote" if kind == "input_per_mtok" else None)
     for when, g in disputes[disputes["model_id"] == cut.model_id].groupby("observed"):
-        text = " vs ".join(f"{r.source_id} {r.input_per_mtok:g}/{r.output_per_mtok:g}" for r in g.itertuples())
+        text = " vs ".join(f"{source_label(r.source_id, r.third_party)} {_pair(r)}" for r in g.itertuples())
         ax1.annotate(f"sources disagree: {text}", (when, g["output_per_mtok"].max()), xytext=(10, 12),
                      textcoords="offset points", fontsize=9)
     ax1.set_title(f"{name_of[cut.model_id]}: the price cut, as the sources recorded it")
@@ -82,20 +101,25 @@ def price_history_figure(history: pd.DataFrame, cut: costs.PriceCut) -> plt.Figu
     order = (hist.groupby("model_id").agg(provider=("provider", "first"), first=("observed", "min"))
                  .sort_values(["provider", "first"]).index.tolist())
     for row, m in enumerate(order):
-        for when, q in hist[hist["model_id"] == m].groupby("observed"):
-            label = " · ".join(f"{r.input_per_mtok:g}/{r.output_per_mtok:g} ({r.source_id})" for r in q.itertuples())
+        for k, (when, q) in enumerate(hist[hist["model_id"] == m].groupby("observed")):
+            label = " · ".join(f"{_pair(r)} ({r.label})" for r in q.itertuples())
             ax2.scatter([when], [row], color=plots.provider_color(provider_of[m]), s=40, zorder=3)
-            ax2.annotate(label, (when, row), xytext=(6, -3), textcoords="offset points", fontsize=8)
+            ax2.annotate(label, (when, row), xytext=(6, (-10, 2)[k % 2]), textcoords="offset points", fontsize=7)
     ax2.set_yticks(range(len(order)), [name_of[m] for m in order], fontsize=9)
     ax2.invert_yaxis()
     span = hist["observed"].max() - hist["observed"].min()
     ax2.set_xlim(hist["observed"].min() - span * 0.03, hist["observed"].max() + span * 0.3)
     for ax in (ax1, ax2):
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    ax2.set_title("Every quote in data/prices.csv: input / output USD per 1M tokens (source)")
+    ax2.set_title("Every quote: input / output USD per 1M tokens (source; * a third party's page)")
     ax2.grid(axis="y", visible=False)
     fig.tight_layout()
     return fig
+
+
+def _pair(r: Any) -> str:
+    out = r.output_per_mtok
+    return f"{r.input_per_mtok:g}/" + ("-" if pd.isna(out) else f"{out:g}")
 
 
 def workload_mix_figure(mix: pd.DataFrame, *, input_tokens: int, output_tokens: int, on: str) -> plt.Figure:
@@ -254,5 +278,100 @@ def selfhost_cost_figure(claims: costs.SelfHostingClaims, *, machine_cost_per_ho
             y=mticker.FuncFormatter(lambda v, _: f"${v:g}"))
     ax.set_title("Self-hosted cost per million tokens against throughput")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+_COMPONENT_COLOURS = {"input": "#4c72b0", "image input": "#64b5cd", "video input": "#8172b2", "audio input": "#ccb974",
+                      "cache read": "#55a868", "output": "#c44e52", "audio output": "#dd8452",
+                      "images generated": "#937860", "audio transcribed": "#8c8c8c"}
+
+
+def bill_components_figure(bills: dict[str, pricing.Bill], *, title: str) -> plt.Figure:
+    """One horizontal bar per bill (label -> :class:`workbench.pricing.Bill`), split by component, USD on a
+    linear axis, each bar's total written at its end."""
+    labels = list(bills)
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.55 * len(labels)))
+    seen: set[str] = set()
+    for y, label in enumerate(labels):
+        left = 0.0
+        for item in bills[label].items:
+            key = "cache write" if item.component.startswith("cache write") else item.component
+            colour = _COMPONENT_COLOURS.get(key, "#2f4b7c")
+            ax.barh(y, item.usd, left=left, color=colour, edgecolor="white",
+                    label=key if key not in seen else None)
+            seen.add(key)
+            left += item.usd
+        ax.annotate(fmt.usd(left), (left, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlabel("USD per request")
+    ax.set_xlim(0, max(b.total for b in bills.values()) * 1.2)
+    ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    ax.grid(axis="y", visible=False)
+    fig.tight_layout()
+    return fig
+
+
+def cache_breakeven_figure(breakevens: Sequence[pricing.CacheBreakeven], *, max_requests: int = 10) -> plt.Figure:
+    """The cost of caching a shared prompt prefix as a share of sending it uncached, against the number of requests
+    that share it (1 to ``max_requests``); below the dashed line caching pays; dots mark each break-even."""
+    name_of, provider_of = _info()
+    models = [b.model_id for b in breakevens]
+    style_of = _line_styles(list(dict.fromkeys(models)))
+    n = np.arange(1, max_requests + 1)
+    fig, ax = plt.subplots(figsize=(10, 5))
+    for b in breakevens:
+        share = (b.write_rate + (n - 1) * b.read_rate) / (n * b.input_rate)
+        colour = plots.provider_color(provider_of[b.model_id])
+        ax.plot(n, share, color=colour, ls=style_of[b.model_id], marker=".", lw=1.6,
+                label=(f"{name_of[b.model_id]}, " + (f"{b.retention} write" if b.write_rate != b.input_rate
+                                                      else "no write surcharge")
+                       + (f": pays from {b.requests} requests" if b.requests else ": never pays")))
+        if b.requests and b.requests <= max_requests:
+            ax.scatter([b.requests], [share[b.requests - 1]], s=70, color=colour, edgecolor="black", zorder=5)
+    ax.axhline(1, color="black", ls="--", lw=1)
+    ax.set_xticks(n)
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set_xlabel("requests sharing the cached prefix (the first writes it, the others read it)")
+    ax.set_ylabel("cost with caching / cost without")
+    ax.set_title("Prompt caching: when the cache write pays for itself")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def then_and_now_figure(table: pd.DataFrame, *, documents: int, input_tokens: int, output_tokens: int) -> plt.Figure:
+    """One panel per article (from :func:`workbench.pricing.then_and_now`): each model it priced, at the article's
+    prices on its date (left) and today (right: the same id, or its replacement, named), USD on a log scale."""
+    name_of, provider_of = _info()
+    sources = (table.groupby("source")["then"].max().sort_values().index.tolist())
+    fig, axes = plt.subplots(1, len(sources), figsize=(3.3 * len(sources) + 1, 6), sharey=True, squeeze=False)
+    for ax, src in zip(axes[0], sources):
+        rows = table[table["source"] == src]
+        for r in rows.itertuples():
+            colour = plots.provider_color(provider_of[r.model_id])
+            ax.scatter([0], [r.usd_then], color=colour, s=40, zorder=3)
+            ax.annotate(name_of[r.model_id], (0, r.usd_then), xytext=(-6, 0), textcoords="offset points",
+                        ha="right", va="center", fontsize=7)
+            if r.model_today is None or pd.isna(r.usd_today):
+                ax.annotate("retired, no priced replacement", (0, r.usd_then), xytext=(8, -9),
+                            textcoords="offset points", fontsize=6, color="grey")
+                continue
+            ls = "-" if r.model_today == r.model_id else ":"
+            ax.plot([0, 1], [r.usd_then, r.usd_today], color=colour, ls=ls, lw=1.4)
+            ax.scatter([1], [r.usd_today], color=colour, s=40, zorder=3, marker="o" if ls == "-" else "D")
+            ax.annotate(name_of[r.model_today] if ls == ":" else "", (1, r.usd_today), xytext=(6, 0),
+                        textcoords="offset points", va="center", fontsize=7)
+        then, now = rows["then"].iloc[0], rows["today"].iloc[0]
+        ax.set_xticks([0, 1], [f"{src}\n{then:%Y-%m}", f"today\n{now:%Y-%m}"])
+        ax.set_xlim(-1.1, 2.1)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_DOLLARS)
+        ax.grid(axis="x", visible=False)
+    axes[0][0].set_ylabel(f"USD for {documents:,} requests of {input_tokens:,} in / {output_tokens:,} out")
+    fig.suptitle("The same workload at each article's prices on its date, and today "
+                 "(solid: the same id; dotted: its replacement)")
     fig.tight_layout()
     return fig

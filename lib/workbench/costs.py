@@ -1,12 +1,11 @@
-"""What things cost: a price on a date, one request, a workload, a routing split, and self-hosting break-even.
+"""What things cost: one request, a workload, a routing split, self-hosting break-even, and claims re-derived.
 
-Prices come from ``data/prices.csv``: dated observations, one row per model, date and source. The price of
-a model *on* a date is its latest observation on or before that date. When several sources quote that
-date and disagree (S0 and S1 on GPT-4o in November 2024), no winner is picked silently: the returned
-:class:`PriceRow` has ``conflict=True``, lists every quote in ``quotes``, says which rule chose its numbers
-in ``rule``, and a :class:`PriceConflictWarning` is issued. The rule is ``on_conflict``: ``"lowest"`` (the
-default; after a price cut, stale quotes lag behind, so the lowest quote is the likelier list price),
-``"highest"`` (a conservative budget) or ``"raise"``. Pass ``source=`` to use one source's quotes only.
+Prices come from ``data/prices.csv`` through :mod:`workbench.dated_prices` (re-exported here: :func:`price_on`,
+:class:`PriceRow`, :func:`price_history` ...): the price of a model *on* a date is its latest observation on or
+before that date, with disagreements between sources flagged and resolved by a stated rule (``on_conflict``).
+The functions here price plain input and output tokens (and images, as tokens or at a source's per-image
+price); :mod:`workbench.pricing` prices a request's full usage with every tier (cache reads and writes, batch,
+long context, audio, video, images generated).
 
 Self-hosting (:func:`breakeven`): a GPU deployment rented for the whole month costs
 ``gpu_cost_per_hour x hours_per_month`` whether busy or not and serves at most
@@ -17,24 +16,35 @@ tokens is below ``p``. One throughput figure for prompt and generated tokens is 
 tokens are processed much faster than tokens are generated): pass the throughput of your own mix.
 :func:`s2_self_hosting` re-derives S2's self-hosting claims (cost per 1M tokens, break-even volume) from
 those three inputs; chapters 05 (with a measured throughput) and 08 (with an assumed one) both call it.
-
-Price history: :func:`price_history` (every quote), :func:`price_disputes` (model-dates whose sources
-disagree), :func:`largest_price_cut`, :func:`quoted_models` (the models quoted on a date).
 """
 from __future__ import annotations
 
 import math
 import numbers
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from . import catalog, params, tokens
+from .dated_prices import (
+    NoPriceError,
+    OnConflict,
+    PriceConflictWarning,
+    PriceCut,
+    PriceQuote,
+    PriceRow,
+    as_date,
+    largest_price_cut,
+    latest_price_date,
+    price_disputes,
+    price_history,
+    price_on,
+    price_quotes,
+    quoted_models,
+)
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -68,45 +78,6 @@ __all__ = [
 
 #: Average hours in a month (24 x 365 / 12).
 HOURS_PER_MONTH: float = 24 * 365 / 12
-_ON_CONFLICT = ("lowest", "highest", "raise")
-OnConflict = Literal["lowest", "highest", "raise"]
-
-
-class PriceConflictWarning(UserWarning):
-    """Sources disagree on a model's price for the date used; the PriceRow says which rule chose."""
-
-
-class NoPriceError(ValueError):
-    """No price observation exists for the model on or before the date (or for the chosen source)."""
-
-
-@dataclass(frozen=True)
-class PriceQuote:
-    """One row of ``prices.csv``: a source's quote for a model on a date (USD per 1M tokens)."""
-
-    model_id: str
-    observed: date
-    input_per_mtok: float
-    output_per_mtok: float
-    per_image_usd: float | None
-    source_id: str
-    notes: str
-
-
-@dataclass(frozen=True)
-class PriceRow:
-    """The price used for a model on a date, with where it came from and whether sources disagree."""
-
-    model_id: str
-    on: date                      #: the date asked for
-    observed: date                #: the date of the observation used (latest on or before ``on``)
-    input_per_mtok: float
-    output_per_mtok: float
-    per_image_usd: float | None
-    source_ids: tuple[str, ...]   #: the sources whose quotes match the numbers used
-    conflict: bool                #: True when the quotes for ``observed`` disagree
-    quotes: tuple[PriceQuote, ...] = field(repr=False)  #: every quote for ``observed``
-    rule: str = "single quote"    #: how the numbers were chosen
 
 
 @dataclass(frozen=True)
@@ -152,22 +123,6 @@ class ClaimCheck:
 
 
 @dataclass(frozen=True)
-class PriceCut:
-    """A model's largest recorded price fall: its first input price and the lowest quoted after it."""
-
-    model_id: str
-    from_usd: float            #: input USD per 1M on the first observation date (highest quote that day)
-    from_date: date
-    to_usd: float              #: the lowest input price quoted after that date
-    to_date: date
-
-    @property
-    def fall(self) -> float:
-        """The cut as a fraction of the first price."""
-        return 1 - self.to_usd / self.from_usd
-
-
-@dataclass(frozen=True)
 class SelfHostingClaims:
     """S2's self-hosting claims (Qwen2.5-VL-72B) re-derived for one deployment and a set of API prices.
 
@@ -195,158 +150,9 @@ class SelfHostingClaims:
 # --------------------------------------------------------------------------------------------
 # Validation helpers
 # --------------------------------------------------------------------------------------------
-def as_date(on: date | datetime | str | None, param: str = "on") -> date:
-    """A date from a date, datetime, pandas Timestamp or ISO string; None means the latest price date."""
-    if on is None:
-        return latest_price_date()
-    if isinstance(on, datetime):
-        return on.date()
-    if isinstance(on, date):
-        return on
-    if isinstance(on, str):
-        try:
-            return date.fromisoformat(on)
-        except ValueError:
-            raise ValueError(f"{param}: {on!r} is not an ISO date like '2026-05-24'") from None
-    raise TypeError(f"{param}: expected a date or an ISO date string, got {type(on).__name__}")
-
-
 def _count(value: object, param: str) -> int:
     """A non-negative whole number (tokens, documents, images), or ParameterError naming the parameter."""
     return params.count(value, param, minimum=0)
-
-
-def _check_on_conflict(on_conflict: str) -> None:
-    if on_conflict not in _ON_CONFLICT:
-        raise ValueError(f"on_conflict: {on_conflict!r} is not one of {', '.join(_ON_CONFLICT)}")
-
-
-# --------------------------------------------------------------------------------------------
-# Prices
-# --------------------------------------------------------------------------------------------
-def latest_price_date() -> date:
-    """The most recent observation date in ``prices.csv``."""
-    return catalog.prices()["observed"].max().date()
-
-
-def quoted_models(on: date | str | None = None, *, param: str = "on") -> list[str]:
-    """Model ids quoted on the last observation date on or before ``on`` (None: the latest date), sorted.
-
-    Raises :class:`NoPriceError` naming ``param`` when no quote is that old.
-    """
-    day = as_date(on, param=param)
-    table = catalog.prices()
-    seen = table[table["observed"].dt.date <= day]
-    if seen.empty:
-        raise NoPriceError(f"{param}: no price in data/prices.csv is dated on or before {day.isoformat()}")
-    return sorted(seen.loc[seen["observed"] == seen["observed"].max(), "model_id"].unique())
-
-
-def price_history(models: Iterable[str] | None = None) -> pd.DataFrame:
-    """Every price observation (optionally of some models), with each model's provider and name."""
-    table = catalog.prices()
-    if models is not None:
-        table = table[table["model_id"].isin(catalog.check_models(list(models), param="models"))]
-    info = catalog.models()[["model_id", "provider", "name"]]
-    out = table.merge(info, on="model_id", how="left")
-    out["observed"] = pd.to_datetime(out["observed"])
-    return out.sort_values(["provider", "model_id", "observed", "source_id"]).reset_index(drop=True)
-
-
-def price_disputes(history: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The rows of :func:`price_history` (or of ``history``) on model-dates whose sources quote different prices."""
-    hist = price_history() if history is None else history
-    return (hist.groupby(["model_id", "observed"])
-                .filter(lambda g: g[["input_per_mtok", "output_per_mtok"]].drop_duplicates().shape[0] > 1))
-
-
-def largest_price_cut(history: pd.DataFrame | None = None) -> PriceCut:
-    """The model whose input price fell the most (first observation against the lowest quote after it)."""
-    hist = price_history() if history is None else history
-
-    def fall(group: pd.DataFrame) -> float:
-        by_date = group.groupby("observed")["input_per_mtok"].min().sort_index()
-        return float(by_date.iloc[0] / by_date.min()) if len(by_date) > 1 else 1.0
-
-    model = str(hist.groupby("model_id")[["observed", "input_per_mtok"]].apply(fall).idxmax())
-    rows = hist[hist["model_id"] == model]
-    first = rows[rows["observed"] == rows["observed"].min()]
-    later = rows[rows["observed"] > rows["observed"].min()].sort_values(["input_per_mtok", "observed"])
-    if later.empty:
-        raise NoPriceError("history: no model has a second observation date, so no price has fallen")
-    low = later.iloc[0]
-    return PriceCut(model, float(first["input_per_mtok"].max()), first["observed"].max().date(),
-                    float(low["input_per_mtok"]), low["observed"].date())
-
-
-def price_quotes(model_id: str, on: date | str | None = None, source: str | None = None) -> list[PriceQuote]:
-    """All quotes for ``model_id`` on its latest observation date on or before ``on`` (None: latest date).
-
-    With ``source``, only that source's quotes count. Raises :class:`NoPriceError` when there are none.
-    """
-    catalog.check_models([model_id], param="model_id")
-    day = as_date(on)
-    table = catalog.prices()
-    rows = table[(table["model_id"] == model_id) & (table["observed"].dt.date <= day)]
-    if source is not None:
-        catalog.check_sources([source], param="source")
-        rows = rows[rows["source_id"] == source]
-    if rows.empty:
-        every = table[table["model_id"] == model_id]
-        first = every["observed"].min().date() if not every.empty else None
-        who = f" from source {source}" if source else ""
-        raise NoPriceError(
-            f"model_id: no price for {model_id!r}{who} on or before {day.isoformat()}"
-            + (f" (its first observation is {first.isoformat()})" if first else " (prices.csv has none)")
-        )
-    latest = rows["observed"].max()
-    rows = rows[rows["observed"] == latest]
-    return [
-        PriceQuote(model_id, r.observed.date(), float(r.input_per_mtok), float(r.output_per_mtok),
-                   None if pd.isna(r.per_image_usd) else float(r.per_image_usd), str(r.source_id),
-                   "" if pd.isna(r.notes) else str(r.notes))
-        for r in rows.itertuples()
-    ]
-
-
-def price_on(model_id: str, on: date | str | None = None, source: str | None = None, *,
-             on_conflict: OnConflict = "lowest") -> PriceRow:
-    """The price of ``model_id`` on ``on``: its latest observation on or before that date.
-
-    When the quotes for that observation date disagree, the row is flagged (``conflict=True``, every quote
-    in ``quotes``), a :class:`PriceConflictWarning` is issued, and ``on_conflict`` decides: ``"lowest"``
-    (default) or ``"highest"`` input price, or ``"raise"`` a ValueError.
-    """
-    _check_on_conflict(on_conflict)
-    day = as_date(on)
-    quotes = price_quotes(model_id, day, source)
-    pairs = {(q.input_per_mtok, q.output_per_mtok) for q in quotes}
-    images = {q.per_image_usd for q in quotes if q.per_image_usd is not None}
-    conflict = len(pairs) > 1 or len(images) > 1
-    pick = max if on_conflict == "highest" else min
-    if not conflict:
-        chosen, rule = quotes, "single quote" if len(quotes) == 1 else "sources agree"
-    else:
-        listing = "; ".join(
-            f"{q.source_id}: {q.input_per_mtok:g} / {q.output_per_mtok:g}"
-            + (f" + {q.per_image_usd:g} per image" if q.per_image_usd is not None else "") for q in quotes)
-        if on_conflict == "raise":
-            raise ValueError(f"model_id: sources disagree on the price of {model_id!r} on "
-                             f"{quotes[0].observed.isoformat()} ({listing}); pass source= to choose one")
-        best = pick(pairs)
-        chosen = [q for q in quotes if (q.input_per_mtok, q.output_per_mtok) == best]
-        rule = f"sources disagree ({listing}); on_conflict={on_conflict!r} chose {best[0]:g} / {best[1]:g}"
-        warnings.warn(f"{model_id} on {quotes[0].observed.isoformat()}: {rule}", PriceConflictWarning,
-                      stacklevel=2)
-    # A source that quotes no per-image price is silent on it, not in disagreement: use the quoted one.
-    candidates = [q.per_image_usd for q in chosen if q.per_image_usd is not None] or sorted(images)
-    return PriceRow(
-        model_id=model_id, on=day, observed=quotes[0].observed,
-        input_per_mtok=chosen[0].input_per_mtok, output_per_mtok=chosen[0].output_per_mtok,
-        per_image_usd=pick(candidates) if candidates else None,
-        source_ids=tuple(sorted({q.source_id for q in chosen})), conflict=conflict,
-        quotes=tuple(quotes), rule=rule,
-    )
 
 
 # --------------------------------------------------------------------------------------------
