@@ -9,6 +9,8 @@ picks the single row that matches. ``known_results(path)`` writes known results 
 - json_only, 2 items: gpt-4o scored 1 (strict) and finally failed the other after two time-outs;
   claude-sonnet-4-6 strict on neither, lenient on one;
 - needle, 4 cells of gpt-4o (one-token replies): found at L500/D0, L500/D1, L1000/D1, missed at L1000/D0.
+
+``known_ladder(path)`` writes HumanEval results of the two Qwen models on all 164 tasks (see there).
 """
 from __future__ import annotations
 
@@ -83,3 +85,42 @@ def known_results(path: Path) -> pd.DataFrame:
         store.record(row("needle", item, "gpt-4o", float(found), n_out=1))
     store.close()
     return evals.load_results("t", path)
+
+
+#: The ladder's HumanEval rows (:func:`known_ladder`): per model, how many of the 164 tasks passed and how
+#: the first failures failed (the rest failed a test).
+LADDER = {"qwen2.5-coder-1.5b-instruct": 116, "qwen2.5-coder-0.5b-instruct": 80}
+_FAILURES = [  # (finish reason, sandbox status, last error line, extracted code)
+    ("length", "failed", "SyntaxError: '(' was never closed", "def f(:"),
+    ("stop", "failed", "", ""),
+    ("stop", "failed", "NameError: name 'math' is not defined", "def f(): return math.pi"),
+    ("stop", "timeout", "", "while True: pass"),
+    ("stop", "failed", "ValueError: bad", "def f(): raise ValueError('bad')"),
+]
+
+
+def known_ladder(path: Path) -> pd.DataFrame:
+    """HumanEval (Qwen prompt) results of two Qwen models on all 164 tasks, written into a store at ``path``.
+
+    Qwen2.5-Coder-1.5B passes 116 (70.7 %, the published value S5 reports) and 0.5B 80 (48.8 %, well
+    below its published 61.6 %); each model's first five failures are, in order: cut by the cap with code
+    that does not parse, no code, a missing name, a time-out, another error; the others failed a test.
+    """
+    store = evals.Store(path)
+    store.start_run("ladder", "local", {})
+    items = [f"HumanEval/{i}" for i in range(164)]
+    for model, passed in LADDER.items():
+        store.add_plan("ladder", "humaneval_qwen", model, "local", [(i, None) for i in items])
+        for k, item in enumerate(items):
+            if k < passed:
+                store.record({**row("humaneval_qwen", item, model, 1.0, details={"status": "passed",
+                                                                                  "finish_reason": "stop"}),
+                              "run_id": "ladder", "extracted": "def f(): return 1"})
+                continue
+            finish, status, error, code = (_FAILURES[k - passed] if k - passed < len(_FAILURES)
+                                           else ("stop", "failed", "AssertionError", "def f(): return 0"))
+            details = {"status": status, "finish_reason": finish, "stderr_tail": f"Traceback ...\n{error}\n"}
+            store.record({**row("humaneval_qwen", item, model, 0.0, details=details), "run_id": "ladder",
+                          "extracted": code})
+    store.close()
+    return evals.load_results("ladder", path)

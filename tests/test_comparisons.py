@@ -105,7 +105,7 @@ def test_gap_table_items_needed_and_smallest_resolvable(tmp_path: Path) -> None:
     paired = comparisons.paired_table(results)
     pub = scoreboard.published_for(acc["task"].unique(), acc["model"].unique())
     gaps = comparisons.gap_table(acc, paired, pub)
-    between = one(gaps, kind="two model ids, same items", task="mmlu")
+    between = one(gaps, kind="two models, same items", task="mmlu")
     assert between["items_needed"] == stats.sample_size_for_gap(0.25, 0.5)
     assert between["smallest_resolvable_pts"] == pytest.approx(100 * stats.detectable_gap(0.25, 4))
     assert not between["resolved"]
@@ -119,6 +119,26 @@ def test_gap_table_items_needed_and_smallest_resolvable(tmp_path: Path) -> None:
     extreme = comparisons.gap_table(acc, paired.assign(accuracy_a_pct=0.0, accuracy_b_pct=100.0, gap_pts=-100.0),
                                     pub.iloc[0:0])
     assert (extreme["items_needed"] == stats.sample_size_for_gap(0.0, 1.0)).all()
-    assert math.isnan(one(gaps, kind="two model ids, same items", task="json_only")["smallest_resolvable_pts"])
+    assert math.isnan(one(gaps, kind="two models, same items", task="json_only")["smallest_resolvable_pts"])
     with pytest.raises(params.ParameterError, match="paired"):
         comparisons.gap_table(acc, paired.drop(columns="p_value"), pub)
+
+
+def test_paired_with_intervals_says_which_test_separates_a_pair(tmp_path: Path) -> None:
+    results = known_results(tmp_path / "r.sqlite")
+    acc = scoreboard.accuracy_table(results)
+    both = comparisons.paired_with_intervals(comparisons.paired_table(results), acc)
+    mmlu = one(both, task="mmlu")
+    assert (mmlu["a_low_pct"], mmlu["b_high_pct"]) == (  # claude 1/4 against gpt-4o 3/4: overlapping
+        pytest.approx(100 * stats.wilson_interval(1, 4)[0]), pytest.approx(100 * stats.wilson_interval(3, 4)[1]))
+    assert not mmlu["intervals_separate"] and not mmlu["resolved"]
+    # hand-made: a (83-95 %) vs b (5-17 %) separate by both criteria; c (50-69 %) vs d (38-57 %) by the test only
+    acc = pd.DataFrame({"task": ["t"] * 4, "model": ["a", "b", "c", "d"], "ci_low_pct": [83.0, 5.0, 50.0, 38.0],
+                        "ci_high_pct": [95.0, 17.0, 69.0, 57.0]})
+    paired = pd.DataFrame({"task": ["t", "t"], "model_a": ["a", "c"], "model_b": ["b", "d"], "p_value": [1e-9, 0.01]})
+    out = comparisons.paired_with_intervals(paired, acc)
+    assert list(out["intervals_separate"]) == [True, False] and list(out["resolved"]) == [True, True]
+    assert list(out["b_high_pct"]) == [17.0, 57.0]
+    assert list(comparisons.paired_with_intervals(paired, acc, 0.999)["resolved"]) == [True, False]  # alpha 0.001
+    with pytest.raises(params.ParameterError, match="acc"):
+        comparisons.paired_with_intervals(paired, acc.drop(columns="ci_low_pct"))

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from known_rows import known_results, published
-from workbench import catalog, comparisons, score_plots, scoreboard, suite
+from workbench import catalog, comparisons, plots, score_plots, scoreboard, suite
 
 
 @pytest.fixture(autouse=True)
@@ -72,3 +72,24 @@ def test_accuracy_figure_draws_measured_and_published_scores(tmp_path: Path) -> 
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "gpt-4o (published, S1, S4)" in legend and "claude-sonnet-4-6 (measured)" in legend
     assert [t.get_text() for t in ax.get_yticklabels()] == list(dict.fromkeys(acc["title"]))
+
+
+def test_model_colors_keep_providers_apart_and_tell_a_ladder_apart() -> None:
+    by_provider = score_plots.model_colors(["gpt-4o", "claude-sonnet-4-6"])
+    assert by_provider == {"gpt-4o": plots.provider_color("openai"),
+                           "claude-sonnet-4-6": plots.provider_color("anthropic")}
+    ladder = ["qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"]
+    colors = score_plots.model_colors(ladder)
+    assert list(colors) == ladder and len(set(colors.values())) == 3  # two alibaba models, two colours
+    assert score_plots.model_colors(ladder) == colors
+
+
+def test_figures_name_their_source(tmp_path: Path) -> None:
+    results = known_results(tmp_path / "r.sqlite")
+    acc = scoreboard.accuracy_table(results)
+    pub = scoreboard.published_for(acc["task"].unique(), acc["model"].unique())
+    fig = score_plots.plot_accuracy(acc, pub, "label", "archive ladder-x (model file sha256 abc, recorded 2026-12-01)")
+    assert [t.get_text() for t in fig.texts] == ["From archive ladder-x (model file sha256 abc, recorded 2026-12-01)."]
+    assert not score_plots.plot_accuracy(acc, pub, "label").texts
+    with pytest.raises(ValueError, match="source"):
+        score_plots.add_source(fig, " ")

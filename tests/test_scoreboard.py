@@ -140,6 +140,12 @@ def test_accuracy_table_counts_intervals_and_published_scores(results) -> None:
     j = acc.loc[("json_only", "gpt-4o")]
     assert (j["requested"], j["scored"], j["failed"], j["accuracy_pct"]) == (2, 1, 1, 100.0)  # failed is not wrong
     assert j["benchmark"] == ""
+    # the finally failed item bounds the accuracy: 1/2 if it was wrong, 2/2 if right; no cap cut, no archive
+    assert (j["failed_items"], j["if_failed_wrong_pct"], j["if_failed_right_pct"]) == (("arc/2",), 50.0, 100.0)
+    assert (g["failed_items"], g["if_failed_wrong_pct"], g["cut_by_cap_pct"], g["archive"]) == ((), 75.0, 0.0, "")
+    cut = results.assign(details=[{**d, "finish_reason": "length"} if t == "mmlu" and i == "s/0" else d
+                                  for d, t, i in zip(results["details"], results["task"], results["item_id"])])
+    assert scoreboard.accuracy_table(cut).set_index(["task", "model"]).loc[("mmlu", "gpt-4o"), "cut_by_cap_pct"] == 25.0
     wider = scoreboard.accuracy_table(results, 0.99).set_index(["task", "model"])
     assert wider.loc[("mmlu", "gpt-4o"), "ci_low_pct"] < g["ci_low_pct"]
     assert wider.attrs["confidence"] == 0.99

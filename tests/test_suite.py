@@ -1,9 +1,13 @@
-"""workbench.suite and workbench.protocol_checks: parameters, run id, one real run that resumes, what ran.
+"""workbench.suite and workbench.protocol_checks: parameters, run id, one real run that resumes, what ran;
+recorded runs read back from an archive recorded here.
 
-The real runs go through the local provider (a tiny needle grid; one item asked three times).
+The real runs go through the local provider (a tiny needle grid; one item asked three times; three
+letter-only MMLU items recorded as an archive).
 """
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +15,8 @@ import pytest
 from known_rows import MODELS, known_results
 from workbench import clients, evals, protocol_checks, suite
 from workbench.catalog import UnknownNameError
+from workbench.evals import archive
+from workbench.params import ParameterError
 
 ALL_TASKS = list(evals.TASK_NAMES)
 
@@ -134,3 +140,76 @@ def test_repeat_check_asks_one_item_as_runs_of_its_own(local_provider, tmp_path:
         protocol_checks.repeat_check(_settings(tasks=["needle"]))
     with pytest.raises(ValueError, match="repeats"):
         protocol_checks.repeat_check(s, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Recorded runs: archives read back with no engine
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recorded(local_provider, tmp_path_factory) -> Path:
+    """A small archive recorded through the local provider (SmolLM2, three letter-only MMLU items)."""
+    folder = tmp_path_factory.mktemp("runs") / "rec-a"
+    evals.run(["mmlu_direct"], ["smollm2-135m-instruct"], "local", limit=3, store=folder.parent / "rec.sqlite",
+              progress=False, archive=folder)
+    return folder
+
+
+def test_check_archives_accepts_ids_and_folders_and_names_a_missing_one(recorded: Path) -> None:
+    assert suite.check_archives([str(recorded)]) == [str(recorded)]
+    assert suite.check_archives(f'["{recorded}"]') == [str(recorded)]  # papermill -p text
+    with pytest.raises(UnknownNameError, match="archives: unknown archive 'no-such-run'") as info:
+        suite.check_archives(["no-such-run"])
+    assert info.value.valid == (sorted(archive.available()) or [f"none under {suite.RUNS_DIR}"])
+    with pytest.raises(UnknownNameError, match="archives"):
+        suite.check_archives([str(recorded.parent / "missing")])
+    with pytest.raises(ParameterError, match="archives"):
+        suite.check_archives([str(recorded), str(recorded)])
+    with pytest.raises(ParameterError, match="archives"):
+        suite.check_archives([])
+
+
+def test_load_recorded_rescores_once_and_again_when_the_archive_changes(recorded: Path, tmp_path: Path) -> None:
+    store = tmp_path / "build" / "recorded.sqlite"
+    first = suite.load_recorded([str(recorded)], store)
+    assert first.rescored == ["rec-a"] and first.backends == ["local"] and first.models == ["smollm2-135m-instruct"]
+    r = first.results
+    assert len(r) == 3 and (r["outcome"] == "scored").all() and set(r["archive_id"]) == {"rec-a"}
+    again = suite.load_recorded([str(recorded)], store)
+    assert again.rescored == []  # same files, same scorers: read from the store
+    pd.testing.assert_frame_equal(first.results, again.results)
+    copy = tmp_path / "rec-a"  # the same recording with a changed manifest is re-scored
+    shutil.copytree(recorded, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["notes"].append("copied for a test")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert suite.load_recorded([str(copy)], store).rescored == ["rec-a"]
+    with pytest.raises(ParameterError, match="archives"):
+        suite.load_recorded([str(recorded), str(copy)], store)  # two archives with one id
+
+
+def test_archive_and_recording_tables_and_the_source_come_from_the_manifest(recorded: Path, tmp_path: Path) -> None:
+    runs = suite.load_recorded([str(recorded)], tmp_path / "r.sqlite")
+    m = json.loads((recorded / "manifest.json").read_text())
+    sha = m["models"]["smollm2-135m-instruct"]["gguf"]["sha256"]
+    day = m["created"][:10]
+    row = suite.archive_table(runs).iloc[0]
+    assert row["archive"] == "rec-a" and row["model"] == "smollm2-135m-instruct" and sha[:12] in row["model file"]
+    assert row["recorded (UTC)"] == day and row["tasks (items)"] == "mmlu_direct (3)"
+    assert row["answered / failed / not tried"] == "3 / 0 / 0"
+    how = suite.recording_table(runs).iloc[0]
+    assert how["prompt format"] == "mmlu_direct: letter only" and how["output cap"] == "mmlu_direct: 8"
+    assert how["code"].startswith(m["code"]["commit"][:10])
+    assert runs.source() == f"archive rec-a (model file sha256 {sha[:12]}, recorded {day})"
+    assert runs.source(models=["gpt-4o"]) == "no archive" and runs.source(tasks=["humaneval_qwen"]) == "no archive"
+    assert "GGUF" in runs.label and "live" not in runs.label
+
+
+def test_live_archives_are_the_ones_recorded_on_the_live_backend(recorded: Path, tmp_path: Path) -> None:
+    for name, backend in (("a-local", "local"), ("b-live", "live")):
+        shutil.copytree(recorded, tmp_path / name)
+        manifest = json.loads((tmp_path / name / "manifest.json").read_text())
+        (tmp_path / name / "manifest.json").write_text(json.dumps({**manifest, "backend": backend}))
+    assert suite.live_archives(tmp_path) == ["b-live"]
+    assert suite.live_archives(tmp_path / "none") == []

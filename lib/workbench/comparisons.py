@@ -9,8 +9,9 @@ power, items needed; one model for all of them):
   size resolves). Published scores carry no item-level results, so two of them are compared as
   independent samples of the benchmark's size (two-proportion test);
 * measured results (rows of ``evals.load_results``): :func:`paired_table`, McNemar's test of two
-  model ids on the items both scored, and :func:`gap_table`, every gap seen (between ids, and
-  between a measured score and the published one) with the items per model needed to resolve it.
+  model ids on the items both scored, :func:`paired_with_intervals`, whether each pair's intervals
+  separate, and :func:`gap_table`, every gap seen (between ids, and between a measured score and the
+  published one) with the items per model needed to resolve it.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ __all__ = [
     "claimed_wins",
     "gap_table",
     "paired_table",
+    "paired_with_intervals",
     "sample_size_table",
     "source_disagreements",
 ]
@@ -212,6 +214,36 @@ def paired_table(results: pd.DataFrame) -> pd.DataFrame:
                                        "same_reply"])
 
 
+def paired_with_intervals(paired: pd.DataFrame, acc: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Each pair of :func:`paired_table` with both models' intervals, and which test separates them.
+
+    Two intervals that do not overlap separate a pair on their own; McNemar's test on the same items
+    is sharper (it uses only the items where exactly one model was right), so a pair can be resolved
+    by the test while its intervals still overlap.
+
+    Args:
+        paired: :func:`paired_table`.
+        acc: :func:`workbench.scoreboard.accuracy_table` of the same results (its intervals).
+        confidence: the level of the test (``alpha = 1 - confidence``; use the level of ``acc``).
+
+    Returns:
+        ``paired`` with a_low_pct, a_high_pct, b_low_pct, b_high_pct (each model's interval over all
+        the items it scored), intervals_separate (no overlap) and resolved (McNemar p < alpha).
+    """
+    params.columns(paired, ["task", "model_a", "model_b", "p_value"], "paired")
+    params.columns(acc, ["task", "model", "ci_low_pct", "ci_high_pct"], "acc")
+    alpha = 1 - params.probability(confidence, "confidence")
+    ci = acc.set_index(["task", "model"])[["ci_low_pct", "ci_high_pct"]]
+    out = paired.copy()
+    for side in ("a", "b"):
+        keys = list(zip(out["task"], out[f"model_{side}"]))
+        out[f"{side}_low_pct"] = [ci.loc[k, "ci_low_pct"] if k in ci.index else np.nan for k in keys]
+        out[f"{side}_high_pct"] = [ci.loc[k, "ci_high_pct"] if k in ci.index else np.nan for k in keys]
+    out["intervals_separate"] = (out["a_low_pct"] > out["b_high_pct"]) | (out["b_low_pct"] > out["a_high_pct"])
+    out["resolved"] = out["p_value"] < alpha
+    return out
+
+
 def _gap_row(kind: str, task: str, a: str, b: str, pa: float, pb: float, n: int, p_value: float,
              alpha: float, power: float) -> dict[str, object]:
     """One row of :func:`gap_table`; ``pa``, ``pb`` are fractions."""
@@ -249,7 +281,7 @@ def gap_table(acc: pd.DataFrame, paired: pd.DataFrame, published: pd.DataFrame, 
                    "paired")
     params.columns(published, ["task", "model", "source_id", "published_pct", "n_items"], "published")
     alpha, power = _levels(confidence, power)
-    rows = [_gap_row("two model ids, same items", r.task, r.model_a, r.model_b, r.accuracy_a_pct / 100,
+    rows = [_gap_row("two models, same items", r.task, r.model_a, r.model_b, r.accuracy_a_pct / 100,
                      r.accuracy_b_pct / 100, r.n, r.p_value, alpha, power) for r in paired.itertuples()]
     for r in published.itertuples():
         m = acc[(acc["task"] == r.task) & (acc["model"] == r.model)]

@@ -8,11 +8,14 @@ One figure style for the scores of :mod:`workbench.scoreboard` and the compariso
 * :func:`plot_disagreements`: the same model and benchmark reported by two sources, side by side;
 * :func:`plot_wins`: items needed to resolve each reported gap against the items the benchmark has;
 * :func:`plot_resolvable_gaps`: the smallest gap each benchmark resolves, with the gaps reported on it;
-* :func:`plot_accuracy`: measured accuracy with intervals per task and model, published scores as markers.
+* :func:`plot_accuracy`: measured accuracy with intervals per task and model, published scores as markers;
+* :func:`model_colors`: one colour per model, the same in every figure of a chapter;
+  :func:`add_source`: the run or archives a figure came from, printed under it.
 """
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -24,6 +27,8 @@ from matplotlib.patches import Patch
 from . import catalog, fmt, params, plots
 
 __all__ = [
+    "add_source",
+    "model_colors",
     "plot_accuracy",
     "plot_disagreements",
     "plot_family",
@@ -44,6 +49,27 @@ def source_colors(sources: Sequence[str] | None = None) -> dict[str, str]:
     if sources is None:
         return colors
     return {s: colors[s] for s in catalog.check_sources(sources, param="sources")}
+
+
+def model_colors(models: Sequence[str]) -> dict[str, str]:
+    """One colour per model: its provider's colour when it is the only model of its provider shown, else
+    (two models of one provider, e.g. a ladder of open models) one colour-blind palette colour per model
+    in the order given, so every figure drawn for the same models agrees."""
+    models = list(dict.fromkeys(models))
+    providers = [catalog.provider_of(m) for m in models]
+    if len(set(providers)) == len(providers):
+        return {m: plots.provider_color(p) for m, p in zip(models, providers)}
+    palette = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"]
+    return {m: palette[i % len(palette)] for i, m in enumerate(models)}
+
+
+def add_source(fig: plt.Figure, source: str, width: int = 130) -> plt.Figure:
+    """Print where a figure's numbers came from (e.g. ``RecordedRuns.source()``) under it, wrapped."""
+    if not isinstance(source, str) or not source.strip():
+        raise params.ParameterError("source", "a non-empty text naming the run or archives", source)
+    fig.text(0.01, 0.0, textwrap.fill(f"From {source}.", width), ha="left", va="top", fontsize=7.5,
+             color="#444444", transform=fig.transFigure)
+    return fig
 
 
 def _marker(source: str) -> str:
@@ -248,22 +274,24 @@ def plot_resolvable_gaps(table: pd.DataFrame, wins: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def plot_accuracy(acc: pd.DataFrame, published: pd.DataFrame, label: str) -> plt.Figure:
+def plot_accuracy(acc: pd.DataFrame, published: pd.DataFrame, label: str, source: str | None = None) -> plt.Figure:
     """Measured accuracy (points with interval bars) per task and model; published scores as markers.
 
     Args:
         acc: :func:`workbench.scoreboard.accuracy_table` (its interval level is in ``acc.attrs``).
         published: :func:`workbench.scoreboard.published_for` for the same tasks and models.
         label: what answered (:func:`workbench.suite.backend_label`), printed in the title.
+        source: the run or archives the numbers came from, printed under the figure (:func:`add_source`).
     """
     params.columns(acc, ["task", "title", "model", "accuracy_pct", "ci_low_pct", "ci_high_pct"], "acc")
     params.columns(published, ["task", "model", "source_id", "published_pct"], "published")
     tasks = list(dict.fromkeys(acc["task"]))
     models = list(dict.fromkeys(acc["model"]))
+    colors = model_colors(models)
     fig, ax = plt.subplots(figsize=(9, 1.6 + 0.3 * len(tasks) * max(1, len(models))))
     step = 0.7 / max(1, len(models))
     for j, model in enumerate(models):
-        color = plots.provider_color(catalog.provider_of(model))
+        color = colors[model]
         rows = acc[acc["model"] == model]
         y = np.array([tasks.index(t) for t in rows["task"]]) + (j - (len(models) - 1) / 2) * step
         x = rows["accuracy_pct"].to_numpy(float)
@@ -282,4 +310,4 @@ def plot_accuracy(acc: pd.DataFrame, published: pd.DataFrame, label: str) -> plt
     ax.set_title(f"Measured scores vs published\n{label}", fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     fig.tight_layout()
-    return fig
+    return add_source(fig, source) if source is not None else fig

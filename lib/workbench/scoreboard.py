@@ -285,8 +285,11 @@ def accuracy_table(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
     Returns:
         Columns: task, title, metric, model, provider, requested, scored, failed, pending, correct,
         accuracy_pct, ci_low_pct, ci_high_pct, benchmark ("" for a task without one), published
-        (text: value and source per source, "" when none), note.  Order: the tasks and models as
-        they appear in ``results``.
+        (text: value and source per source, "" when none), note; cut_by_cap_pct (share of scored
+        replies the output cap stopped), failed_items (ids), if_failed_wrong_pct / if_failed_right_pct
+        (the accuracy over scored and finally failed items had every failed one been wrong / right:
+        the bounds of their effect), archive (the run archive(s) the rows came from, "" when none).
+        Order: the tasks and models as they appear in ``results``.
     """
     if results.empty:
         raise ValueError("results: no rows (did the run plan any item?)")
@@ -308,6 +311,9 @@ def accuracy_table(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
             "benchmark": benchmark_of(r.task) or "",
             "published": ", ".join(f"{v:g} ({s})" for v, s in zip(pub["published_pct"], pub["source_id"])),
             "note": task_note(r.task) if len(pub) else "",
+            "cut_by_cap_pct": 100 * r.cut_by_cap, "failed_items": r.failed_items,
+            "if_failed_wrong_pct": 100 * r.acc_failed_wrong, "if_failed_right_pct": 100 * r.acc_failed_right,
+            "archive": r.archive_id,
         })
     frame = pd.DataFrame(out)
     frame["_t"] = frame["task"].map(task_order.index)

@@ -12,9 +12,19 @@ The runs themselves are made and stored by :mod:`workbench.evals` (one row per i
   :func:`failures` lists the items that never finished; :func:`scored` keeps the scored rows;
 * :func:`backend_label` says what answered, for every table and figure.
 
-On the local backend every catalog model id is answered by the same small local model through its
-provider's SDK and wire protocol: the numbers describe that model, never the frontier model whose
-id was sent. The tables built from a run live with their concept: :mod:`workbench.scoreboard`
+Recorded runs (run archives, :mod:`workbench.evals.archive`) are the offline path: no engine starts.
+
+* :func:`check_archives` validates archive ids (under ``data/runs/``) or folders (one error naming a
+  missing one and listing those present); :func:`live_archives` lists the recorded live runs;
+* :func:`load_recorded` imports each archive into a build-local store, re-scored with the current
+  scorers (an archive whose files and scorers did not change since its last import is reused), and
+  loads the rows into a :class:`RecordedRuns`;
+* :func:`archive_table` says what ran, from the manifests (model file hash, engine, date, prompt
+  format); :meth:`RecordedRuns.source` names the archives behind a table or figure.
+
+On the local backend of :func:`run_suite` every catalog model id is answered by the same small local
+model through its provider's SDK and wire protocol: the numbers describe that model, never the frontier
+model whose id was sent. The tables built from a run live with their concept: :mod:`workbench.scoreboard`
 (accuracy), :mod:`workbench.latency`, :mod:`workbench.run_costs`, :mod:`workbench.behaviour`
 (JSON-only, needle), :mod:`workbench.comparisons` (paired tests, gaps) and
 :mod:`workbench.protocol_checks` (protocol vs engine).
@@ -33,17 +43,27 @@ from typing import Any
 
 import pandas as pd
 
-from . import catalog, clients, evals, params
+from . import catalog, clients, evals, fmt, params, paths
+from .evals import archive as archives_io
+from .evals.archive_format import EXCHANGES, MANIFEST, RUNS_DIR, archive_folder
 from .params import ParameterError
 
 __all__ = [
     "PROTOCOLS",
+    "RECORDED_STORE",
+    "RecordedRuns",
     "Settings",
     "SuiteRun",
+    "archive_table",
     "backend_label",
+    "check_archives",
     "check_settings",
     "default_run_id",
     "failures",
+    "groups",
+    "live_archives",
+    "load_recorded",
+    "recording_table",
     "run_identity",
     "run_suite",
     "scored",
@@ -201,6 +221,18 @@ class SuiteRun:
     elapsed_s: float
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def label(self) -> str:
+        """What answered, for figure titles (:func:`backend_label`)."""
+        return backend_label(self.settings.backend)
+
+    def source(self, models: Sequence[str] | None = None, tasks: Sequence[str] | None = None) -> str:
+        """The run behind a table or figure: its id, backend and the days its requests were made
+        (``models`` and ``tasks`` are accepted for symmetry with :meth:`RecordedRuns.source`)."""
+        stamps = pd.to_datetime(self.results["started_at"], errors="coerce", utc=True).dropna()
+        days = fmt.span(f"{stamps.min():%Y-%m-%d}", f"{stamps.max():%Y-%m-%d}", "{}") if len(stamps) else "not yet"
+        return f"run {self.settings.run_id} ({self.settings.backend} backend, requests made {days})"
+
 
 def run_suite(settings: Settings, *, store: str | Path | None = None, progress: bool = True,
               client_factory: Any = None) -> SuiteRun:
@@ -276,9 +308,251 @@ def scored(results: pd.DataFrame) -> pd.DataFrame:
     return results[results["outcome"] == "scored"]
 
 
+def groups(rows: pd.DataFrame, by_task: bool = True) -> list[tuple[dict[str, str], pd.DataFrame]]:
+    """``rows`` split per task and model (or per model), in the order they appear: ``({"task": t, "model": m},
+    rows)`` pairs, the keys ready to start a table row."""
+    keys = ["task", "model"] if by_task else ["model"]
+    return [(dict(zip(keys, key if isinstance(key, tuple) else (key,))), g)
+            for key, g in rows.groupby(keys, sort=False)]
+
+
 def failures(results: pd.DataFrame) -> pd.DataFrame:
     """Every planned item without a score: finally failed (all attempts errored) or still pending."""
     bad = results[results["outcome"] != "scored"]
     out = bad[["task", "model", "item_id", "outcome", "attempts", "error_kind", "error"]].copy()
     out["error"] = out["error"].fillna("").str.slice(0, 160)
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Recorded runs (run archives): the offline path, no engine
+# --------------------------------------------------------------------------------------------
+
+#: The build-local store that recorded runs are imported into (never ``results/``).
+RECORDED_STORE: Path = paths.BUILD / "ch07" / "recorded.sqlite"
+
+
+def check_archives(archives: Any, param: str = "archives") -> list[str]:
+    """Archive ids under ``data/runs/`` or folders (a text with a ``/``), each holding a manifest.
+
+    Lists may be given as lists, as JSON text or as ``"a,b"``.
+
+    Raises:
+        catalog.UnknownNameError: an archive that is not there (naming ``param`` and the archive, and
+            listing the ids present under ``data/runs/``).
+        params.ParameterError: no archive, or one given twice.
+    """
+    values = _unique(params.names(_listed(archives), param), param)
+    present = archives_io.available()
+    for value in values:
+        try:
+            folder: Path | None = archive_folder(value)
+        except ValueError:  # not a valid id
+            folder = None
+        if folder is None or not (folder / MANIFEST).is_file():
+            raise catalog.UnknownNameError(param, value, "archive", present or [f"none under {RUNS_DIR}"])
+    return values
+
+
+def live_archives(folder: Path | None = None) -> list[str]:
+    """Ids of the recorded LIVE runs (manifest backend ``"live"``) under ``folder`` (``data/runs/``)."""
+    root = folder or RUNS_DIR
+    out = []
+    for archive_id in archives_io.available(root):
+        manifest = json.loads((root / archive_id / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("backend") == "live":
+            out.append(archive_id)
+    return out
+
+
+def _fingerprint(folder: Path) -> str:
+    """SHA-256 over an archive's files and the harness code that re-scores them (``evals/*.py``)."""
+    digest = hashlib.sha256()
+    code = sorted(Path(evals.__file__).parent.glob("*.py"))
+    for f in [folder / MANIFEST, folder / EXCHANGES, *code]:
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes() if f.is_file() else b"")
+    return digest.hexdigest()
+
+
+def _listed_in(manifest: dict[str, Any], parameter: str, key: str) -> list[str]:
+    """The tasks or models of a recording in the order it was asked for (its parameters), else the
+    manifest's keys (written sorted)."""
+    return list((manifest.get("parameters") or {}).get(parameter) or manifest[key])
+
+
+def _recorded_on(manifest: dict[str, Any]) -> str:
+    """The day(s) a recording ran, UTC: ``2026-12-01`` or ``2026-11-30 to 2026-12-01``."""
+    stamps = [manifest.get("created")] + [s.get(k) for s in manifest.get("sessions") or () for k in
+                                          ("started", "finished")]
+    days = sorted({str(t)[:10] for t in stamps if t})
+    return fmt.span(days[0], days[-1], "{}") if days else "unknown"
+
+
+def _file_sha(manifest: dict[str, Any], model: str) -> str:
+    """The sha256 of the model file that answered ``model`` in a recording ("" when none: a live API)."""
+    return str(((manifest.get("models") or {}).get(model) or {}).get("gguf", {}).get("sha256") or "")
+
+
+@dataclass
+class RecordedRuns:
+    """Recorded runs read back from their archives (no engine).
+
+    Attributes:
+        archives: the loaded archives (manifest and exchanges), in the order given.
+        store_path: the build-local SQLite store they were imported into.
+        results: one row per planned item (``evals.load_results``), every reply re-scored.
+        attempts: every attempt row (retries and errors included).
+        rescored: ids of the archives re-scored by this call (the others were reused from the store:
+            same files, same scorers).
+        elapsed_s: wall time of the import.
+    """
+
+    archives: list[archives_io.Archive]
+    store_path: Path
+    results: pd.DataFrame
+    attempts: pd.DataFrame
+    rescored: list[str]
+    elapsed_s: float
+
+    @property
+    def label(self) -> str:
+        """What answered, for figure titles: each open model on this machine, and the live APIs if any."""
+        parts = []
+        if "local" in self.backends:
+            parts.append("recorded runs: each open model answered by its own GGUF file (llama.cpp, this machine's CPU)")
+        if "live" in self.backends:
+            parts.append("recorded live runs: each provider's own API")
+        return "; ".join(parts)
+
+    @property
+    def backends(self) -> list[str]:
+        """The backends the archives were recorded on (``local``, ``live``)."""
+        return list(dict.fromkeys(a.backend for a in self.archives))
+
+    @property
+    def models(self) -> list[str]:
+        """Every model id of the archives, in the order they were given."""
+        return list(dict.fromkeys(m for a in self.archives for m in _listed_in(a.manifest, "models", "models")))
+
+    def source(self, models: Sequence[str] | None = None, tasks: Sequence[str] | None = None) -> str:
+        """Which archives a table or figure came from: id, model file sha256 prefix, recorded date.
+
+        Only the archives holding one of ``models`` on one of ``tasks`` (all when None) are named.
+        """
+        parts = []
+        for a in self.archives:
+            ms = [m for m in a.manifest["models"] if models is None or m in models]
+            if not ms or not any(tasks is None or t in tasks for t in a.manifest["plan"]):
+                continue
+            shas = [_file_sha(a.manifest, m)[:12] for m in ms]
+            what = ("model file sha256 " + ", ".join(s for s in shas if s)) if any(shas) else f"{a.backend} API"
+            parts.append(f"{a.id} ({what}, recorded {_recorded_on(a.manifest)})")
+        return ("archive " if len(parts) == 1 else "archives ") + "; ".join(parts) if parts else "no archive"
+
+
+def load_recorded(archives: Sequence[str | Path], store: str | Path | None = None, *,
+                  progress: bool = False) -> RecordedRuns:
+    """Import recorded runs into a build-local store, re-scored with the current scorers, and load them.
+
+    An archive is re-scored (:func:`workbench.evals.archive.to_store`) unless the store already holds
+    it from files and harness code with the same fingerprint (a sidecar ``<store>.imports.json`` keeps
+    them), so a second build reads the store at once.  Rows are ordered by task, then model, in the
+    order the archives name them.
+
+    Args:
+        archives: ids or folders (:func:`check_archives` first for a parameter's error).
+        store: the SQLite store (default :data:`RECORDED_STORE`, under ``build/``).
+        progress: show the re-scoring progress bars.
+
+    Raises:
+        params.ParameterError: two archives with the same id.
+    """
+    started = time.perf_counter()
+    path = Path(store) if store is not None else RECORDED_STORE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ledger = path.with_name(path.name + ".imports.json")
+    imported = json.loads(ledger.read_text(encoding="utf-8")) if ledger.is_file() else {}
+    with evals.Store(path) as db:
+        have = set(db.runs()["run_id"])
+    loaded: list[archives_io.Archive] = []
+    rescored = []
+    for value in archives:
+        a = archives_io.load(value)
+        if a.id in {b.id for b in loaded}:
+            raise ParameterError("archives", "archives with different ids", str(value))
+        stamp = _fingerprint(a.path)
+        if imported.get(a.id) != stamp or a.id not in have:
+            archives_io.to_store(a, path, progress=progress)
+            imported[a.id] = stamp
+            ledger.write_text(json.dumps(imported, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+            rescored.append(a.id)
+        loaded.append(a)
+    ids = [a.id for a in loaded]
+    tasks = list(dict.fromkeys(t for a in loaded for t in _listed_in(a.manifest, "tasks", "plan")))
+    models = list(dict.fromkeys(m for a in loaded for m in _listed_in(a.manifest, "models", "models")))
+    results = evals.load_results(ids, path)
+    order = results["task"].map(tasks.index) * len(models) + results["model"].map(models.index)
+    results = (results.assign(_order=order).sort_values(["_order", "item_id"], kind="stable")
+               .drop(columns="_order").reset_index(drop=True))
+    return RecordedRuns(loaded, path, results, evals.load_attempts(ids, path), rescored,
+                        time.perf_counter() - started)
+
+
+def archive_table(runs: RecordedRuns) -> pd.DataFrame:
+    """What ran, from the manifests: one row per archive and model.
+
+    Columns: archive, backend, model, answered by (the real model the provider named), model file
+    (name and sha256 prefix; "live API" for a live run), recorded (UTC days), tasks (items planned),
+    answered / failed / not tried (items, over its tasks).
+    """
+    rows = []
+    for a in runs.archives:
+        m = a.manifest
+        counts = (m.get("counts") or {}).get("items") or {}
+        for model, facts in m["models"].items():
+            gguf = facts.get("gguf") or {}
+            per = [counts.get(t, {}).get(model, {}) for t in m["plan"]]
+            done = [sum(c.get(k, 0) for c in per) for k in ("answered", "failed", "not_tried")]
+            rows.append({
+                "archive": a.id, "backend": a.backend, "model": model,
+                "answered by": facts.get("answered_by") or ("the provider's API" if a.backend == "live" else "n/a"),
+                "model file": f"{gguf['file']} (sha256 {gguf['sha256'][:12]}…)" if gguf else f"{a.backend} API",
+                "recorded (UTC)": _recorded_on(m),
+                "tasks (items)": ", ".join(f"{t} ({len(items)})" for t, items in m["plan"].items()),
+                "answered / failed / not tried": " / ".join(map(str, done)) if counts else "no counts (unfinished)",
+            })
+    return pd.DataFrame(rows)
+
+
+def recording_table(runs: RecordedRuns) -> pd.DataFrame:
+    """How each archive was recorded: prompt formats, output caps, temperature, engine, code and SDK.
+
+    Columns: archive, prompt format (per task, from the task's recorded ``options``), output cap (tokens,
+    per task), temperature, engine (xllamacpp version, threads, slots; "" for a live run), code (commit
+    prefix, and whether the tree had uncommitted changes), SDK (the versions that made the requests).
+    """
+    rows = []
+    for a in runs.archives:
+        m = a.manifest
+        p = m.get("parameters") or {}
+        options = p.get("task_options") or {}
+        caps = {key.split("|")[0]: s.get("max_tokens") for key, s in (m.get("request_settings") or {}).items()}
+        engines = {json.dumps(f.get("engine"), sort_keys=True): f.get("engine") for f in m["models"].values()
+                   if f.get("engine")}
+        code = m.get("code") or {}
+        sdk = m.get("sdk") or {}
+        rows.append({
+            "archive": a.id,
+            "prompt format": "; ".join(f"{t}: {(options.get(t) or {}).get('prompt_format', 'default')}"
+                                       for t in m["plan"]),
+            "output cap": "; ".join(f"{t}: {caps.get(t, 'n/a')}" for t in m["plan"]),
+            "temperature": p.get("temperature"),
+            "engine": "; ".join(f"xllamacpp {e.get('xllamacpp')}, threads {e.get('threads') or 'n/a'}, "
+                                f"slots {e.get('slots') or 'n/a'}" for e in engines.values()),
+            "code": f"{str(code.get('commit') or 'unknown')[:10]}" + (" (uncommitted changes)" if code.get("dirty")
+                                                                      else ""),
+            "SDK": ", ".join(f"{k} {v}" for k, v in sdk.items() if v and k in ("openai", "anthropic",
+                                                                               "google-genai", "python")),
+        })
+    return pd.DataFrame(rows)
