@@ -146,7 +146,7 @@ def _panels(long: pd.DataFrame, units: dict[str, str], results: pd.DataFrame, ti
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(name)
         ax.set_ylabel("")
-    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False, title="model id")
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False, title="model")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return add_source(fig, source) if source is not None else fig

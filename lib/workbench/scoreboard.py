@@ -12,7 +12,8 @@ One place for "published and measured scores side by side". The published scores
   whole number of items out of ``n`` (:func:`implied_correct`, :func:`whole_items_consistent`);
 * :func:`benchmark_of` names the catalog benchmark a harness task measures; :func:`published_for`
   gives the published scores of the tasks and model ids of a run, and :func:`accuracy_table` the
-  measured accuracy per task and model with its interval, next to them.
+  measured accuracy per task and model with its interval, next to them; :func:`chance_table` the
+  accuracy of guessing on the multiple-choice items a run asked.
 
 Whether a gap between two of these scores is real is :mod:`workbench.comparisons`; their figures
 are :mod:`workbench.score_plots`.
@@ -31,6 +32,7 @@ __all__ = [
     "ACCURACY",
     "accuracy_table",
     "benchmark_of",
+    "chance_table",
     "check_benchmarks",
     "implied_correct",
     "other_measures",
@@ -321,3 +323,27 @@ def accuracy_table(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
     frame = frame.sort_values(["_t", "_m"]).drop(columns=["_t", "_m"]).reset_index(drop=True)
     frame.attrs["confidence"] = confidence
     return frame
+
+
+def chance_table(results: pd.DataFrame) -> pd.DataFrame:
+    """The accuracy of a uniform guess on the multiple-choice items a run planned, per task.
+
+    Chance on an item is one over its number of options; a task's chance is the mean over its planned
+    items (ARC-Challenge has a few items with three or five options).  Tasks whose items have no options
+    (code, maths, free text) give no row.
+
+    Returns:
+        Columns: task, title, items, chance_pct.
+    """
+    params.columns(results, ["task", "item_id"], "results")
+    rows = []
+    for task in dict.fromkeys(results["task"]):
+        if task not in evals.TASK_NAMES:
+            continue
+        spec = evals.get_task(task)
+        wanted = set(results.loc[results["task"] == task, "item_id"])
+        options = [len(it.fields["choices"]) for it in spec.items() if it.id in wanted and "choices" in it.fields]
+        if options:
+            rows.append({"task": task, "title": spec.title, "items": len(options),
+                         "chance_pct": 100 * float(np.mean([1 / k for k in options]))})
+    return pd.DataFrame(rows, columns=["task", "title", "items", "chance_pct"])
