@@ -34,7 +34,7 @@ BAD: dict[str, tuple[str, object, str]] = {
     "04_api_gemini": ("model", "gemini-9", "gemini-9"),
     "05_self_hosted": ("api_models", ["gpt-9"], "gpt-9"),
     "06_published_benchmarks": ("sources", ["S9"], "S9"),
-    "07_measured_benchmarks": ("models", ["gpt-9"], "gpt-9"),
+    "07_measured_benchmarks": ("archives", ["no-such-run"], "no-such-run"),
     "08_cost_model": ("models", ["gpt-9"], "gpt-9"),
     "09_claims_ledger": ("sources", ["S9"], "S9"),
 }
