@@ -163,9 +163,10 @@ def test_chance_is_one_over_the_options_of_the_items_asked() -> None:
     for it in evals.get_task("arc_direct").items():
         items.setdefault(len(it.fields["choices"]), it.id)
     assert set(items) == {3, 4, 5}  # ARC-Challenge has a few items with three or five options
-    rows = pd.DataFrame({"task": ["arc_direct"] * 3 + ["humaneval_qwen"], "item_id": [*items.values(), "HumanEval/0"]})
+    rows = pd.DataFrame({"task": ["arc_direct"] * 3 + ["humaneval_qwen", "json_only"],
+                         "item_id": [*items.values(), "HumanEval/0", items[4]]})
     table = scoreboard.chance_table(rows)
-    assert list(table["task"]) == ["arc_direct"] and table["items"].iloc[0] == 3  # code has no options
+    assert list(table["task"]) == ["arc_direct"] and table["items"].iloc[0] == 3  # code has no options, JSON no accuracy
     assert table["chance_pct"].iloc[0] == pytest.approx(100 * (1 / 3 + 1 / 4 + 1 / 5) / 3)
     with pytest.raises(params.ParameterError, match="results"):
         scoreboard.chance_table(rows.drop(columns="item_id"))

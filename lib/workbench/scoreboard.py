@@ -330,7 +330,7 @@ def chance_table(results: pd.DataFrame) -> pd.DataFrame:
 
     Chance on an item is one over its number of options; a task's chance is the mean over its planned
     items (ARC-Challenge has a few items with three or five options).  Tasks whose items have no options
-    (code, maths, free text) give no row.
+    (code, maths, free text) or whose metric is not an accuracy (JSON-only compliance) give no row.
 
     Returns:
         Columns: task, title, items, chance_pct.
@@ -341,6 +341,8 @@ def chance_table(results: pd.DataFrame) -> pd.DataFrame:
         if task not in evals.TASK_NAMES:
             continue
         spec = evals.get_task(task)
+        if spec.metric != ACCURACY:
+            continue
         wanted = set(results.loc[results["task"] == task, "item_id"])
         options = [len(it.fields["choices"]) for it in spec.items() if it.id in wanted and "choices" in it.fields]
         if options:
