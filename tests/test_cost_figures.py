@@ -1,6 +1,8 @@
 """workbench.cost_figures: the cost model's figures, drawn from what workbench.costs computes."""
 from __future__ import annotations
 
+import itertools
+
 import matplotlib
 import pytest
 from workbench import catalog, cost_figures, costs, pricing
@@ -78,7 +80,10 @@ def test_bill_components_cache_breakeven_and_then_and_now() -> None:
     ax = fig.axes[0]
     assert {t.get_text() for t in ax.get_yticklabels()} == set(bills)
     assert sorted(_labels(ax)) == ["cache read", "input", "output"]
-    assert sum(p.get_width() for p in ax.patches[:3]) == pytest.approx(bills["claude-opus-5-5"].total)
+    assert sum(p.get_width() for p in ax.patches[:3]) == pytest.approx(1.0)      # shares of the first bill
+    first = bills["claude-opus-5-5"]
+    assert ax.patches[0].get_width() == pytest.approx(first.items[0].usd / first.total)
+    assert any(t.get_text() == "$0.0280" for t in ax.texts)      # 2,000 x $4 + 50,000 x $0.20 + 500 x $20 per 1M
     breakevens = [pricing.cache_breakeven("claude-opus-5-5", "2026-12-01"),
                   pricing.cache_breakeven("claude-opus-5-5", "2026-12-01", long_retention=True)]
     fig = cost_figures.cache_breakeven_figure(breakevens, max_requests=6)
@@ -91,3 +96,5 @@ def test_bill_components_cache_breakeven_and_then_and_now() -> None:
     fig = cost_figures.then_and_now_figure(table, documents=100, input_tokens=1000, output_tokens=300)
     assert [ax.get_xticklabels()[0].get_text() for ax in fig.axes] == ["S4\n2024-07", "S2\n2026-05"]
     assert any(t.get_text() == "Gemini 3.5 Flash-Lite" for t in fig.axes[1].texts)   # retired: its replacement
+    heights = sorted(t.get_position()[1] for t in fig.axes[1].texts if t.get_position()[0] < 0)
+    assert all(b / a >= 10 ** 0.059 for a, b in itertools.pairwise(heights))          # labels never overlap

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 from workbench import catalog, params, pricing
-from workbench.dated_prices import NoPriceError
+from workbench.dated_prices import NoPriceError, PriceConflictWarning
 
 TODAY = "2026-12-01"
 
@@ -178,3 +178,8 @@ def test_a_workload_on_each_articles_date_and_today() -> None:
     assert flash["model_today"] == "gemini-3.5-flash-lite" and flash["status_today"] == "retired"
     # S1's Claude 3 Haiku ($0.25 / $1.25) against its replacement Claude Haiku 4.5 ($1 / $5): four times dearer
     assert t.at[("S1", "claude-3-haiku-20240307"), "ratio"] == pytest.approx(4.0)
+    # an article dated after the date asked for is left out
+    with pytest.warns(PriceConflictWarning, match="gpt-4o on 2024-11-15"):     # S0 and S1 disagree that month
+        early = pricing.then_and_now(pricing.Usage(input_tokens=1, output_tokens=1), sources=["S1", "S2"],
+                                     today="2025-01-01")
+    assert set(early["source"]) == {"S1"} and (early["model_today"] == early["model_id"]).all()

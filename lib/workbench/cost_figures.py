@@ -12,8 +12,8 @@ matplotlib figure in the workbook's style (chapters 05 and 08 save them with :fu
   bill against per-token APIs;
 * :func:`selfhost_cost_figure` - cost per 1M tokens against throughput for this machine and a GPU, with
   the measured point and S2's range;
-* :func:`bill_components_figure` - requests' bills (:mod:`workbench.pricing`) split by component: input, cache,
-  media, output, images generated;
+* :func:`bill_components_figure` - requests' bills (:mod:`workbench.pricing`) split by component (input, cache,
+  media, output, images generated) as shares of each total;
 * :func:`cache_breakeven_figure` - what caching a shared prompt prefix costs against sending it every time, as
   more requests share it;
 * :func:`then_and_now_figure` - a workload at each article's prices on its date, and the same workload today.
@@ -288,25 +288,27 @@ _COMPONENT_COLOURS = {"input": "#4c72b0", "image input": "#64b5cd", "video input
 
 
 def bill_components_figure(bills: dict[str, pricing.Bill], *, title: str) -> plt.Figure:
-    """One horizontal bar per bill (label -> :class:`workbench.pricing.Bill`), split by component, USD on a
-    linear axis, each bar's total written at its end."""
+    """One horizontal bar per bill (label -> :class:`workbench.pricing.Bill`): the share of its total each
+    component takes (bars of cheap and dear models side by side), the total in USD written at its end."""
     labels = list(bills)
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.55 * len(labels)))
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.5 * len(labels)))
     seen: set[str] = set()
     for y, label in enumerate(labels):
-        left = 0.0
-        for item in bills[label].items:
+        bill, left = bills[label], 0.0
+        for item in bill.items:
             key = "cache write" if item.component.startswith("cache write") else item.component
-            colour = _COMPONENT_COLOURS.get(key, "#2f4b7c")
-            ax.barh(y, item.usd, left=left, color=colour, edgecolor="white",
+            share = item.usd / bill.total if bill.total else 0.0
+            ax.barh(y, share, left=left, color=_COMPONENT_COLOURS.get(key, "#2f4b7c"), edgecolor="white",
                     label=key if key not in seen else None)
             seen.add(key)
-            left += item.usd
-        ax.annotate(fmt.usd(left), (left, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+            left += share
+        ax.annotate(fmt.usd(bill.total), (1, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=9)
     ax.invert_yaxis()
-    ax.set_xlabel("USD per request")
-    ax.set_xlim(0, max(b.total for b in bills.values()) * 1.2)
+    ax.set_xlim(0, 1.16)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1])
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set_xlabel("share of the request's bill (the total at the right)")
     ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     ax.grid(axis="y", visible=False)
@@ -318,14 +320,13 @@ def cache_breakeven_figure(breakevens: Sequence[pricing.CacheBreakeven], *, max_
     """The cost of caching a shared prompt prefix as a share of sending it uncached, against the number of requests
     that share it (1 to ``max_requests``); below the dashed line caching pays; dots mark each break-even."""
     name_of, provider_of = _info()
-    models = [b.model_id for b in breakevens]
-    style_of = _line_styles(list(dict.fromkeys(models)))
     n = np.arange(1, max_requests + 1)
     fig, ax = plt.subplots(figsize=(10, 5))
-    for b in breakevens:
+    for k, b in enumerate(breakevens):   # each line of one provider takes the next line style
         share = (b.write_rate + (n - 1) * b.read_rate) / (n * b.input_rate)
         colour = plots.provider_color(provider_of[b.model_id])
-        ax.plot(n, share, color=colour, ls=style_of[b.model_id], marker=".", lw=1.6,
+        style = _STYLES[sum(provider_of[x.model_id] == provider_of[b.model_id] for x in breakevens[:k]) % len(_STYLES)]
+        ax.plot(n, share, color=colour, ls=style, marker=".", lw=1.6,
                 label=(f"{name_of[b.model_id]}, " + (f"{b.retention} write" if b.write_rate != b.input_rate
                                                       else "no write surcharge")
                        + (f": pays from {b.requests} requests" if b.requests else ": never pays")))
@@ -342,36 +343,50 @@ def cache_breakeven_figure(breakevens: Sequence[pricing.CacheBreakeven], *, max_
     return fig
 
 
+def _spread(values: Sequence[float], gap: float = 0.06) -> list[float]:
+    """Label heights for points at ``values`` on a log axis, nudged apart to at least ``gap`` decades."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    logs = [math.log10(values[i]) for i in order]
+    for k in range(1, len(logs)):
+        logs[k] = max(logs[k], logs[k - 1] + gap)
+    out = [0.0] * len(values)
+    for k, i in enumerate(order):
+        out[i] = 10 ** logs[k]
+    return out
+
+
 def then_and_now_figure(table: pd.DataFrame, *, documents: int, input_tokens: int, output_tokens: int) -> plt.Figure:
     """One panel per article (from :func:`workbench.pricing.then_and_now`): each model it priced, at the article's
-    prices on its date (left) and today (right: the same id, or its replacement, named), USD on a log scale."""
+    prices on its date (left) and on the table's ``today`` (right, "now": the same id, or its replacement, named),
+    USD on a log scale."""
     name_of, provider_of = _info()
     sources = (table.groupby("source")["then"].max().sort_values().index.tolist())
     fig, axes = plt.subplots(1, len(sources), figsize=(3.3 * len(sources) + 1, 6), sharey=True, squeeze=False)
     for ax, src in zip(axes[0], sources):
-        rows = table[table["source"] == src]
-        for r in rows.itertuples():
-            colour = plots.provider_color(provider_of[r.model_id])
-            ax.scatter([0], [r.usd_then], color=colour, s=40, zorder=3)
-            ax.annotate(name_of[r.model_id], (0, r.usd_then), xytext=(-6, 0), textcoords="offset points",
-                        ha="right", va="center", fontsize=7)
-            if r.model_today is None or pd.isna(r.usd_today):
-                ax.annotate("retired, no priced replacement", (0, r.usd_then), xytext=(8, -9),
-                            textcoords="offset points", fontsize=6, color="grey")
+        rows = table[table["source"] == src].reset_index(drop=True)
+        left = _spread(list(rows["usd_then"]))
+        priced = rows[rows["usd_today"].notna()]
+        right = dict(zip(priced.index, _spread(list(priced["usd_today"])))) if len(priced) else {}
+        for k, r in rows.iterrows():
+            colour = plots.provider_color(provider_of[r["model_id"]])
+            ax.scatter([0], [r["usd_then"]], color=colour, s=40, zorder=3)
+            ax.text(-0.08, left[k], name_of[r["model_id"]], ha="right", va="center", fontsize=7)
+            if k not in right:
+                ax.text(0.08, left[k] * 0.9, "retired, no priced replacement", fontsize=6, color="grey", va="top")
                 continue
-            ls = "-" if r.model_today == r.model_id else ":"
-            ax.plot([0, 1], [r.usd_then, r.usd_today], color=colour, ls=ls, lw=1.4)
-            ax.scatter([1], [r.usd_today], color=colour, s=40, zorder=3, marker="o" if ls == "-" else "D")
-            ax.annotate(name_of[r.model_today] if ls == ":" else "", (1, r.usd_today), xytext=(6, 0),
-                        textcoords="offset points", va="center", fontsize=7)
+            same = r["model_today"] == r["model_id"]
+            ax.plot([0, 1], [r["usd_then"], r["usd_today"]], color=colour, ls="-" if same else ":", lw=1.4)
+            ax.scatter([1], [r["usd_today"]], color=colour, s=40, zorder=3, marker="o" if same else "D")
+            if not same:
+                ax.text(1.08, right[k], name_of[r["model_today"]], va="center", fontsize=7)
         then, now = rows["then"].iloc[0], rows["today"].iloc[0]
-        ax.set_xticks([0, 1], [f"{src}\n{then:%Y-%m}", f"today\n{now:%Y-%m}"])
+        ax.set_xticks([0, 1], [f"{src}\n{then:%Y-%m}", f"now\n{now:%Y-%m}"])
         ax.set_xlim(-1.1, 2.1)
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(_DOLLARS)
         ax.grid(axis="x", visible=False)
     axes[0][0].set_ylabel(f"USD for {documents:,} requests of {input_tokens:,} in / {output_tokens:,} out")
-    fig.suptitle("The same workload at each article's prices on its date, and today "
+    fig.suptitle("The same workload at each article's prices on its date, and now "
                  "(solid: the same id; dotted: its replacement)")
     fig.tight_layout()
     return fig

@@ -14,12 +14,13 @@ The price of a model *on* a date is built from its observations on or before tha
   quote is the likelier list price), ``"highest"`` (a conservative budget) or ``"raise"``.
 - every other tier is its own latest observation (a page that states only the batch discount updates only that);
   ``tier_sources`` says which page and date each tier comes from, ``third_party`` which tiers rest only on a
-  third party's page.
+  third party's page (no provider page or article states the same value on or before the date).
 
 Pass ``source=`` to use one source's quotes only (how each article's claims are checked against its own date).
 The latest price date is the newest observation on or before today: a scheduled price (``$1.50 starting
 January 1, 2027``) counts from its date. History: :func:`price_history`, :func:`price_disputes`,
-:func:`largest_price_cut`, :func:`quoted_models` (the models priced, and not retired, on a date).
+:func:`largest_price_cut`, :func:`quoted_models` (the models priced, and not retired, on a date) and
+:func:`price_range_models` (each provider's cheapest and dearest of them).
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ __all__ = [
     "price_history",
     "price_on",
     "price_quotes",
+    "price_range_models",
     "quoted_models",
 ]
 
@@ -112,7 +114,7 @@ class PriceRow:
     video_input_per_mtok: float | None = None
     #: tier column -> (source, observation date) for every tier known, input and output included
     tier_sources: dict[str, tuple[str, date]] = field(default_factory=dict, repr=False)
-    #: the tiers (columns) whose every quote comes from a third party's page
+    #: the tiers (columns) whose value no provider page or article states (only third parties' pages do)
     third_party: tuple[str, ...] = ()
 
     def tier(self, name: str) -> float | str | None:
@@ -185,6 +187,24 @@ def quoted_models(on: date | str | None = None, *, param: str = "on") -> list[st
     if seen.empty:
         raise NoPriceError(f"{param}: no price in data/prices.csv is dated on or before {day.isoformat()}")
     return sorted(m for m in seen["model_id"].unique() if catalog.retirement(str(m), day).usable)
+
+
+def price_range_models(on: date | str | None = None, providers: tuple[str, ...] = ("openai", "anthropic", "google"),
+                       *, param: str = "on") -> list[str]:
+    """Each provider's cheapest and dearest model (by input price, then output) among :func:`quoted_models` on
+    ``on``: the span of prices a buyer chooses from on that date, in provider order."""
+    day = as_date(on, param=param)
+    catalog.check_providers(list(providers), param="providers")
+    info = catalog.models().set_index("model_id")["provider"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PriceConflictWarning)
+        priced = {m: price_on(m, day) for m in quoted_models(day, param=param) if info[m] in providers}
+    out: list[str] = []
+    for provider in providers:
+        mine = sorted((m for m in priced if info[m] == provider),
+                      key=lambda m: (priced[m].input_per_mtok, priced[m].output_per_mtok, m))
+        out += list(dict.fromkeys(mine[:1] + mine[-1:]))
+    return out
 
 
 def price_history(models: list[str] | None = None) -> pd.DataFrame:
@@ -268,6 +288,12 @@ def price_quotes(model_id: str, on: date | str | None = None, source: str | None
             for r in rows.itertuples()]
 
 
+def _stated_by_provider(rows: pd.DataFrame, col: str, value: object) -> bool:
+    """Whether a provider's own page (an article, or a page not marked third-party) states ``value`` for ``col``."""
+    same = rows[rows[col] == value]
+    return bool((~same["third_party"].fillna(False).astype(bool)).any())
+
+
 def _tiers(rows: pd.DataFrame, on_conflict: OnConflict) -> tuple[dict[str, object], dict[str, tuple[str, date]],
                                                                   list[str], list[str]]:
     """Each tier's latest observation: (values, their source and date, tiers from third parties only, disputes)."""
@@ -290,7 +316,7 @@ def _tiers(rows: pd.DataFrame, on_conflict: OnConflict) -> tuple[dict[str, objec
         own = chosen[~chosen["third_party"].fillna(False).astype(bool)]
         values[col] = pick if col == "cache_ttls" else (int(pick) if col == "long_context_above" else float(pick))
         where[col] = (str((own if not own.empty else chosen).iloc[0]["source_id"]), chosen.iloc[0]["observed"].date())
-        if own.empty:
+        if not _stated_by_provider(rows, col, pick):
             third.append(col)
     return values, where, third, disputes
 
@@ -341,7 +367,7 @@ def price_on(model_id: str, on: date | str | None = None, source: str | None = N
         warnings.warn(f"{model_id}: {'; '.join(disputes)} (on_conflict={on_conflict!r})", PriceConflictWarning,
                       stacklevel=2)
     where = {"input_per_mtok": (chosen[0].source_id, chosen[0].observed), "output_per_mtok": out_where, **where}
-    if all(q.third_party for q in chosen):
+    if not _stated_by_provider(rows, "input_per_mtok", chosen[0].input_per_mtok):
         third = ["input_per_mtok", *third]
     # A source that quotes no per-image price is silent on it, not in disagreement: use the quoted one.
     candidates = [q.per_image_usd for q in chosen if q.per_image_usd is not None] or sorted(images)

@@ -230,8 +230,8 @@ class Bill:
 
     def as_frame(self) -> pd.DataFrame:
         """One row per line item (no index to print) with a total row."""
-        rows = [{"component": i.component, "quantity": i.quantity, "unit": i.unit, "rate": i.rate, "USD": i.usd,
-                 "basis": i.basis} for i in self.items]
+        rows = [{"component": i.component, "quantity": int(i.quantity) if float(i.quantity).is_integer() else i.quantity,
+                 "unit": i.unit, "rate": i.rate, "USD": i.usd, "basis": i.basis} for i in self.items]
         rows.append({"component": "total", "quantity": None, "unit": "", "rate": None, "USD": self.total,
                      "basis": f"{self.model_id}, prices of "
                               + (self.price.observed.isoformat() if self.price else self.on.isoformat())})
@@ -384,13 +384,17 @@ def cache_breakeven(model_id: str, on: date | str | None = None, *, long_retenti
     """The break-even reuse count of prompt caching for ``model_id`` on ``on``: with input rate ``i``, write rate
     ``w`` and read rate ``r``, ``n`` requests cost ``w + (n - 1) r`` cached and ``n i`` uncached (per token of
     the prefix), so caching pays from the smallest whole ``n > (w - r) / (i - r)``. A model with no write price
-    recorded pays the input rate for the write (implicit caching). Raises NoPriceError without a read price."""
+    recorded pays the input rate for the write (implicit caching). Raises NoPriceError without a read price, or
+    with ``long_retention`` when only the short retention's write is priced."""
     price = price_on(model_id, on, source)
     if price.cached_input_per_mtok is None:
         raise NoPriceError(f"model_id: no cached-input price for {model_id!r} on or before {price.on.isoformat()}")
     ttls = (price.cache_ttls or "short;long").split(";")
     write = price.cache_write_long_per_mtok if long_retention else price.cache_write_per_mtok
     basis = f"write for {ttls[-1] if long_retention else ttls[0]}"
+    if write is None and long_retention and price.cache_write_per_mtok is not None:
+        raise NoPriceError(f"long_retention: no write price for the long retention of {model_id!r} on or before "
+                           f"{price.on.isoformat()} (only the short one)")
     if write is None:
         write, basis = price.input_per_mtok, "no write price recorded: the write pays the input rate"
     i, r = price.input_per_mtok, price.cached_input_per_mtok
@@ -425,7 +429,8 @@ def price_tiers(models: Sequence[str], on: date | str | None = None) -> pd.DataF
 def then_and_now(usage: Usage, *, documents: int = 1, sources: Sequence[str] | None = None,
                  today: date | str | None = None) -> pd.DataFrame:
     """A workload of ``documents`` requests of ``usage``, on each article's date at the article's own prices
-    (``source=``), and today for the same id, or for its replacement when the id is retired or unpriced today.
+    (``source=``), and ``today`` (default: the latest price date) for the same id, or for its replacement when the
+    id is retired or unpriced then. Articles dated after ``today`` are left out.
 
     One row per (article, model it prices): source, then (date), model, USD then, today's model (and why it was
     chosen), its status, USD today and the ratio. Only the text tokens of ``usage`` are used, since the articles
@@ -443,6 +448,8 @@ def then_and_now(usage: Usage, *, documents: int = 1, sources: Sequence[str] | N
         if own.empty:
             continue
         then = own["observed"].max().date()
+        if then > day:
+            continue                      # an article published after the date asked for
         for m in sorted(own["model_id"].unique()):
             state = catalog.retirement(str(m), day)
             if m in priced_today:
