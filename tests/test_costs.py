@@ -69,7 +69,7 @@ def test_price_errors_name_the_bad_value() -> None:
         costs.price_on("gpt-4o", "2024-01-01")
     with pytest.raises(catalog.UnknownNameError, match="gpt-9"):
         costs.price_on("gpt-9")
-    with pytest.raises(ValueError, match="on: '24 May'"):
+    with pytest.raises(ValueError, match="on: expected an ISO date like '2026-12-01', got '24 May'"):
         costs.price_on("gpt-4o", "24 May")
     with pytest.raises(catalog.UnknownNameError, match="S9"):
         costs.price_on("gpt-4o", source="S9")

@@ -66,7 +66,7 @@ def test_a_retired_replacement_is_followed(tmp_path: Path, monkeypatch: pytest.M
 def test_unknown_ids_and_bad_dates_are_named() -> None:
     with pytest.raises(catalog.UnknownNameError, match="model_id: unknown model 'gpt-9'"):
         catalog.retirement("gpt-9")
-    with pytest.raises(ValueError, match="on: 'tomorrow'"):
+    with pytest.raises(ValueError, match="on: expected an ISO date.*'tomorrow'"):
         catalog.retirement("gpt-4o", "tomorrow")
     # an id the providers retired that the workbook never priced is still known
     assert catalog.retirement("gpt-4o-2024-05-13", TODAY).status == "retired"
@@ -103,3 +103,16 @@ def test_for_model_never_calls_a_retired_model_live_silently(monkeypatch: pytest
     with pytest.warns(catalog.LifecycleWarning, match="gemini-2.5-flash was retired") as seen:
         provider, _ = clients.for_model("gemini-2.5-flash")
     assert provider == "google" and seen[0].filename == __file__          # attributed to the caller's line
+
+
+def test_the_api_chapters_check_their_ids() -> None:
+    from workbench import api_tasks
+
+    chapter = {"concurrency": 2, "max_tokens": 48, "seed": 0}
+    with pytest.raises(catalog.RetiredModelError, match=r"^audio_model: gpt-4o-audio-preview was retired.*gpt-audio-1\.5"):
+        api_tasks.check_params("openai", backend="live", model="gpt-5.5", fallback_model="gpt-6.2-sol",
+                               audio_model="gpt-4o-audio-preview", **chapter)
+    with pytest.warns(catalog.LifecycleWarning, match="gemini-2.5-flash was retired") as seen:
+        api_tasks.check_params("google", backend="local", model="gemini-2.5-flash", fallback_model="gemini-3.8-flash",
+                               **chapter)
+    assert seen[0].filename == __file__

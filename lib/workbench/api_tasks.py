@@ -273,6 +273,9 @@ def check_params(provider: str, *, backend: str, model: str, fallback_model: str
             capable = sorted(table.index[(table["provider"] == provider) & (table["input_audio"].fillna(False))])
             raise ValueError(f"audio_model: {audio_model!r} does not take audio input in data/models.csv; "
                              f"choose one of {', '.join(capable)}")
+    for param, value in (("model", model), ("fallback_model", fallback_model), ("audio_model", audio_model)):
+        if value is not None:  # a retired id stops a live run naming its replacement; offline it warns
+            catalog.check_usable(value, backend, param=param, stacklevel=2)
     return {"provider": provider, "sdk": SDK_NAMES[provider], "backend": backend, "model": model,
             "fallback_model": fallback_model, "audio_model": audio_model,
             "concurrency": params.count(concurrency, "concurrency", maximum=16),

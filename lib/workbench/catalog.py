@@ -36,7 +36,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from . import paths
+from . import params, paths
 from .catalog_schema import PROVIDERS, SOURCE_ID, TABLES, URL, CatalogError, read_table
 
 __all__ = [
@@ -332,18 +332,7 @@ def _host(url: str) -> str:
 
 
 def _as_day(on: date | datetime | str | None) -> date:
-    if on is None:
-        return date.today()
-    if isinstance(on, datetime):
-        return on.date()
-    if isinstance(on, date):
-        return on
-    if isinstance(on, str):
-        try:
-            return date.fromisoformat(on)
-        except ValueError:
-            raise ValueError(f"on: {on!r} is not an ISO date like '2026-12-01'") from None
-    raise TypeError(f"on: expected a date or an ISO date string, got {type(on).__name__}")
+    return date.today() if on is None else params.iso_date(on, "on")
 
 
 def _fact(rows: pd.DataFrame, column: str) -> tuple[object, list[str], bool, list[str]]:
@@ -439,7 +428,7 @@ def _default_status(model_id: str) -> str:
 
 
 def check_usable(model_id: str, backend: str = "local", *, allow_retired: bool = False,
-                 on: date | datetime | str | None = None, stacklevel: int = 1) -> Retirement:
+                 on: date | datetime | str | None = None, stacklevel: int = 1, param: str = "model_id") -> Retirement:
     """The one guard before a model is called: warn about, or stop, an id that is not usable today.
 
     - retired, on the ``live`` backend: raise :class:`RetiredModelError` naming the replacement, unless
@@ -448,7 +437,8 @@ def check_usable(model_id: str, backend: str = "local", *, allow_retired: bool =
       a :class:`LifecycleWarning` naming the replacement; Python shows it once per id and call site;
     - active, preview, legacy, open weights and the local ladder: nothing.
 
-    ``stacklevel`` 1 attributes the warning to the caller of this function, 2 to its caller, and so on.
+    ``stacklevel`` 1 attributes the warning to the caller of this function, 2 to its caller, and so on;
+    ``param`` is the parameter the error names (a chapter's ``model``, say).
     Returns the :class:`Retirement` it judged by.
     """
     if backend not in ("local", "live"):
@@ -457,7 +447,7 @@ def check_usable(model_id: str, backend: str = "local", *, allow_retired: bool =
         raise TypeError(f"allow_retired: expected True or False, got {allow_retired!r}")
     state = retirement(model_id, on)
     if state.status == "retired" and backend == "live" and not allow_retired:
-        raise RetiredModelError(f"model_id: {state.message()}. Pass allow_retired=True to send it anyway.")
+        raise RetiredModelError(f"{param}: {state.message()}. Pass allow_retired=True to send it anyway.")
     if state.status in ("retired", "deprecated", "unknown"):
         note = (" The local provider still answers for it offline; a live run stops here."
                 if state.status == "retired" and backend == "local" else "")

@@ -172,9 +172,15 @@ def image_tokens_figure(rules: Sequence[tuple[str, str | None]], sizes: Sequence
     ax.scatter(sizes, claimed, marker="*", s=250, color="black", zorder=5, label="S2's stated numbers")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(_TOKENS)
-    ax.set_xlabel("side of a square image (px)")
-    ax.set_ylabel("input tokens per image")
-    ax.set_title("Tokens per square image under each provider's documented rule")
+    return _finish(fig, ax, xlabel="side of a square image (px)", ylabel="input tokens per image",
+                   title="Tokens per square image under each provider's documented rule")
+
+
+def _finish(fig: plt.Figure, ax: plt.Axes, *, xlabel: str, ylabel: str, title: str) -> plt.Figure:
+    """Axis labels, title and the legend outside on the right; the figure laid out tightly."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     fig.tight_layout()
     return fig
@@ -335,12 +341,8 @@ def cache_breakeven_figure(breakevens: Sequence[pricing.CacheBreakeven], *, max_
     ax.axhline(1, color="black", ls="--", lw=1)
     ax.set_xticks(n)
     ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
-    ax.set_xlabel("requests sharing the cached prefix (the first writes it, the others read it)")
-    ax.set_ylabel("cost with caching / cost without")
-    ax.set_title("Prompt caching: when the cache write pays for itself")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, xlabel="requests sharing the cached prefix (the first writes it, the others read it)",
+                   ylabel="cost with caching / cost without", title="Prompt caching: when the cache write pays for itself")
 
 
 def _spread(values: Sequence[float], gap: float = 0.06) -> list[float]:

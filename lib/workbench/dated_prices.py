@@ -31,7 +31,7 @@ from typing import Literal
 
 import pandas as pd
 
-from . import catalog
+from . import catalog, params
 
 __all__ = [
     "TIERS",
@@ -145,18 +145,7 @@ class PriceCut:
 # --------------------------------------------------------------------------------------------
 def as_date(on: date | datetime | str | None, param: str = "on") -> date:
     """A date from a date, datetime, pandas Timestamp or ISO string; None means the latest price date."""
-    if on is None:
-        return latest_price_date()
-    if isinstance(on, datetime):
-        return on.date()
-    if isinstance(on, date):
-        return on
-    if isinstance(on, str):
-        try:
-            return date.fromisoformat(on)
-        except ValueError:
-            raise ValueError(f"{param}: {on!r} is not an ISO date like '2026-05-24'") from None
-    raise TypeError(f"{param}: expected a date or an ISO date string, got {type(on).__name__}")
+    return latest_price_date() if on is None else params.iso_date(on, param)
 
 
 def check_on_conflict(on_conflict: str) -> None:

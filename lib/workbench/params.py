@@ -11,6 +11,7 @@ import json
 import math
 import numbers
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "count",
     "counts",
     "fraction",
+    "iso_date",
     "names",
     "positive",
     "probability",
@@ -139,3 +141,17 @@ def tolerance(value: Any, param: str) -> float:
     if not _is_real(value) or not 0 <= value < 1:
         raise ParameterError(param, "a fraction in [0, 1)", value)
     return float(value)
+
+
+def iso_date(value: Any, param: str) -> date:
+    """A date from a ``date``, a ``datetime`` (pandas Timestamps included) or an ISO string such as 2026-12-01."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ParameterError(param, "an ISO date like '2026-12-01'", value)
