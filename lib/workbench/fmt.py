@@ -26,11 +26,17 @@ def usd(value: Any, digits: int | None = None) -> str:
     if missing(value):
         return "n/a"
     v = float(value)
-    if digits is None:
-        a = abs(v)
-        digits = 0 if a >= 1000 else 2 if a >= 0.995 or a == 0 else max(2, 1 - math.floor(math.log10(a)) + 1)
     sign = "-" if v < 0 else ""
-    return f"{sign}${abs(v):,.{digits}f}"
+    a = abs(v)
+    if digits is not None:
+        return f"{sign}${a:,.{digits}f}"
+    if a >= 1000:
+        return f"{sign}${a:,.0f}"
+    if a >= 0.995 or a == 0:
+        return f"{sign}${a:,.2f}"
+    text = f"{a:.{max(2, 1 - math.floor(math.log10(a)) + 1)}f}"  # three significant figures below a dollar
+    whole, dec = text.split(".")
+    return f"{sign}${whole}.{dec.rstrip('0').ljust(2, '0')}"
 
 
 def pct(value: Any, digits: int = 0, *, share: bool = False) -> str:
