@@ -75,10 +75,15 @@ def local_base_url() -> str:
 
 
 def local_model_name() -> str:
-    """The real model behind the local backend (it answers for every catalog model id)."""
-    from .local import MODEL_NAME
+    """The real model that answers the frontier ids (GPT, Claude, Gemini) on the local backend: the local
+    provider's stand-in (the open models' own ids are answered by their own engines).
 
-    return MODEL_NAME
+    Asked of the provider at ``WORKBENCH_LOCAL_URL`` or this process's running one; with neither, the
+    configured stand-in. Never starts a provider.
+    """
+    from .local import stand_in_name
+
+    return stand_in_name(os.environ.get("WORKBENCH_LOCAL_URL"))
 
 
 def _key(*names: str) -> str:

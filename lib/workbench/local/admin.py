@@ -1,8 +1,9 @@
 """The one client of the local provider's admin API (``/_workbench/*``).
 
-The gateway serves, beside the three wire protocols, a small admin API: ``health``, ``info`` (engine
-``props`` and ``slots``, fault settings, defaults, known models), ``faults`` (read, change, clear the
-injected faults) and ``prompt`` (what the local model reads for a request body, without generating).
+The gateway serves, beside the three wire protocols, a small admin API: ``health``, ``info`` (the
+stand-in and its engine's ``props`` and ``slots``, every local model's engine under ``engines``, fault
+settings, defaults, known models), ``faults`` (read, change, clear the injected faults) and ``prompt``
+(what the answering model reads for a request body, without generating).
 Everything that talks to it (:class:`~workbench.local.LocalProvider`, the chapters, the benchmarks)
 goes through :class:`Admin`, so the paths, time-outs and error handling live here only.
 """
@@ -58,7 +59,9 @@ class Admin:
             return False
 
     def info(self) -> dict[str, Any]:
-        """Engine ``props`` and ``slots``, fault settings, defaults, known models, uptime."""
+        """The stand-in (``stand_in``, ``model``) and its engine's ``props`` and ``slots``; ``engines``: every
+        local model id's engine (file, sha256, threads, slots, context, state, start seconds); the memory
+        budget, fault settings, defaults, known models, uptime."""
         return self._json(self._call("GET", "info", timeout=30.0), "info")
 
     def faults(self) -> dict[str, Any]:
@@ -78,7 +81,7 @@ class Admin:
         return self._json(self._call("DELETE", "faults"), "faults")
 
     def prompt(self, body: dict[str, Any], api: str = "openai-chat") -> dict[str, Any]:
-        """What the local model reads for a request: ``{"prompt": text, "input_tokens": n}``.
+        """What the local model reads for a request: ``{"prompt": text, "input_tokens": n, "answered_by": name}``.
 
         ``body`` is a request body of ``api`` (one of :data:`PROMPT_APIS`; for Gemini include ``"model"``).
 

@@ -1,8 +1,9 @@
-"""The local engine: llama.cpp's own server (from the ``xllamacpp`` wheel) serving SmolLM2-135M-Instruct.
+"""The local engine: llama.cpp's own server (from the ``xllamacpp`` wheel) serving one GGUF model.
 
-This module runs the engine *inside the current process*; :class:`workbench.local.LocalProvider`
-starts a separate provider process that uses it (so the engine's C++ log goes to that process's log
-file, and stopping the provider can never take a notebook kernel down with it).
+This module runs an engine *inside the current process*; :class:`workbench.local.LocalProvider`
+starts a separate provider process that runs one per local model (:mod:`workbench.local.engines`), so
+the engines' C++ log goes to that process's log file, and stopping the provider can never take a
+notebook kernel down with it. Without a file given, an engine serves SmolLM2-135M-Instruct.
 
 The engine binds 127.0.0.1 only. It speaks llama.cpp's HTTP API (``/health``, ``/props``,
 ``/slots``, ``/tokenize``, ``/apply-template``, ``/v1/chat/completions`` with ``json_schema`` and

@@ -7,8 +7,8 @@ Imports point one way, from the bottom up:
 * :mod:`.fields` - request fields: which are real (:class:`~.fields.FieldPolicy`), reading their values;
 * :mod:`.content` - the one table-driven walk over content parts; media turned into marked text;
 * :mod:`.engine_client` - the HTTP client of one llama.cpp engine;
-* :mod:`.core` - model ids (one table ``model id -> engine``), output limits, generation: tools,
-  sampling, log-probabilities;
+* :mod:`.core` - model ids (each local id answered by its own engine, the frontier ids by the
+  stand-in's, from one table of engines), output limits, generation: tools, sampling, log-probabilities;
 * :mod:`.transport` - request and response bodies, injected faults;
 * :mod:`.openai_common` - what the two OpenAI protocols share (errors, tools, content parts);
 * :mod:`.openai_chat`, :mod:`.openai_responses`, :mod:`.anthropic_messages`, :mod:`.gemini` - one

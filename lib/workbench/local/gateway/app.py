@@ -6,8 +6,8 @@ fault, then answer as one JSON body or as server-sent events with the protocol's
 answered in the caller's own shape (:func:`protocol_endpoint`), and so is a path or method the gateway
 does not serve (:func:`not_served`). ``GET /v1/models`` is OpenAI's, Anthropic's and (with google-genai's
 default API version ``v1``) Gemini's: :func:`caller` tells them apart by the headers each SDK sends. The
-middleware adds the ``x-workbench-backend-model`` header (the real model) and a request id to every
-response.
+middleware adds the ``x-workbench-backend-model`` header (the real model that answered: a local model's
+own engine, or the stand-in for a frontier id; :func:`mark`) and a request id to every response.
 """
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ from starlette.routing import Route
 
 from ..faults import FaultConfig, FaultInjector, FaultSettingError, parse_faults
 from . import anthropic_messages, gemini, openai_chat, openai_common, openai_responses
-from .core import Core
-from .engine_client import EngineClient
+from .core import Core, Engines
 from .errors import GatewayError, bad
 from .transport import (
     CutConnection,
@@ -39,28 +38,38 @@ from .transport import (
 from .types import (
     BACKEND_HEADER,
     DEFAULT_SEED,
-    LOCAL_MODEL_ID,
     Exchange,
     Provider,
     new_id,
 )
 
-__all__ = ["BackendHeaderMiddleware", "create_app"]
+__all__ = ["BackendHeaderMiddleware", "create_app", "mark"]
 
 log = logging.getLogger("workbench.local.gateway")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+#: Key of the request state (``scope["state"]``) naming the real model that answers the request.
+_ANSWERED_BY = "backend_model"
+
+
+def mark(request: Request, core: Core, model: str) -> None:
+    """Record on ``request`` which real model answers ``model`` (the backend header names it)."""
+    request.state.backend_model = core.backend_name(model)
+
+
 class BackendHeaderMiddleware:
     """ASGI middleware adding ``x-workbench-backend-model`` (and a request id) to every HTTP response.
 
-    It also turns the fault injector's :class:`CutConnection` into a dropped connection.
+    The header names the model recorded by :func:`mark` for the request, else ``default`` (the
+    stand-in: admin routes, errors before a model is known). It also turns the fault injector's
+    :class:`CutConnection` into a dropped connection.
     """
 
-    def __init__(self, app: Any, model_name: str) -> None:
+    def __init__(self, app: Any, default: str) -> None:
         self.app = app
-        self.value = model_name.encode("latin-1", "replace")
+        self.default = default
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -68,11 +77,13 @@ class BackendHeaderMiddleware:
             return
 
         request_id = new_id("req_").encode()
+        state = scope.setdefault("state", {})
 
         async def send_with_header(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
+                value = str(state.get(_ANSWERED_BY) or self.default).encode("latin-1", "replace")
                 message = {**message, "headers": [*message.get("headers", []),
-                                                  (BACKEND_HEADER.encode(), self.value),
+                                                  (BACKEND_HEADER.encode(), value),
                                                   (b"x-request-id", request_id), (b"request-id", request_id)]}
             await send(message)
 
@@ -114,6 +125,7 @@ def protocol_endpoint(protocol: ModuleType) -> Callable[[Handler], Handler]:
 async def answer(core: Core, request: Request, exchange: Exchange) -> Response:
     """Answer a parsed generation request: checks, an injected fault, then JSON or a stream."""
     req = exchange.req
+    mark(request, core, req.model)
     core.check_messages(req)  # a 400 before any injected fault
     fault = core.faults.draw()
     await apply_fault(core.faults.config, fault, request)
@@ -162,6 +174,7 @@ def anthropic_routes(core: Core) -> list[Route]:
     async def count_tokens(request: Request) -> Response:
         exchange = await anthropic_messages.parse_messages(core, await read_json(request), counting=True,
                                                            endpoint="count_tokens", **beta(request))
+        mark(request, core, exchange.req.model)
         return JSONResponse({"input_tokens": await core.count_tokens(exchange.req)})
 
     return [
@@ -188,6 +201,7 @@ def gemini_routes(core: Core) -> list[Route]:
         if action == "countTokens":
             inner = gemini.get(body, "generateContentRequest", "generate_content_request")
             exchange = await gemini.parse_generate(core, model, inner if isinstance(inner, dict) else body, stream=False)
+            mark(request, core, exchange.req.model)
             return JSONResponse({"totalTokens": await core.count_tokens(exchange.req)})
         if action not in ("generateContent", "streamGenerateContent"):
             raise GatewayError("not_found", f"unknown method ':{action}'; expected {_GEMINI_METHODS}")
@@ -236,7 +250,7 @@ def model_routes(core: Core) -> list[Route]:
         return openai_common.model_object(model, created=int(core.started), backend=backend)
 
     def listing(provider: Provider) -> dict[str, Any]:
-        entries = [entry(provider, m) for m in core.known_models.get(provider, [])]
+        entries = [entry(provider, m) for m in [*core.known_models.get(provider, []), *core.engines.ids]]
         if provider == "google":
             return {"models": entries}
         if provider == "anthropic":
@@ -251,7 +265,9 @@ def model_routes(core: Core) -> list[Route]:
             @protocol_endpoint(PROTOCOLS[who])
             async def respond(request: Request) -> Response:
                 if one:
-                    return JSONResponse(entry(who, core.check_model(model_id(request), who)))
+                    model = core.check_model(model_id(request), who)
+                    mark(request, core, model)
+                    return JSONResponse(entry(who, model))
                 return JSONResponse(listing(who))
 
             return await respond(request)
@@ -295,17 +311,29 @@ def admin_routes(core: Core) -> list[Route]:
     """``/_workbench/health``, ``/info``, ``/faults`` and ``/prompt``."""
 
     async def health(request: Request) -> Response:
-        ok = await core.engine.healthy()
-        return JSONResponse({"status": "ok" if ok else "engine unavailable", "engine": core.engine.url,
-                             "model": core.model_name}, status_code=200 if ok else 503)
+        ok = await core.engines.healthy()
+        stand_in = core.engines.client(core.engines.stand_in)
+        return JSONResponse({"status": "ok" if ok else "engine unavailable", "model": core.model_name,
+                             "stand_in": core.engines.stand_in, "engine": stand_in.url if stand_in else None},
+                            status_code=200 if ok else 503)
+
+    async def stand_in_facts() -> dict[str, Any]:
+        """The stand-in engine's URL, ``props``, ``slots`` and slot context (None while it is stopped)."""
+        engine = core.engines.client(core.engines.stand_in)
+        if engine is None:
+            return {"engine_url": None, "props": None, "slots": None, "slot_context": None}
+        return {"engine_url": engine.url, "props": await engine.get("/props"), "slots": await engine.get("/slots"),
+                "slot_context": await engine.slot_context()}
 
     async def info(request: Request) -> Response:
-        return JSONResponse({"model": core.model_name, "engine_url": core.engine.url,
-                             "props": await core.engine.get("/props"), "slots": await core.engine.get("/slots"),
+        return JSONResponse({"model": core.model_name, "stand_in": core.engines.stand_in, **await stand_in_facts(),
+                             "engines": await core.engines.describe(),
+                             "memory_budget": core.engines.memory_budget,
                              "faults": core.faults.state(), "default_seed": DEFAULT_SEED,
                              "default_max_tokens": "the model's output limit, at most the slot context",
-                             "slot_context": await core.engine.slot_context(), "output_limits": core.limits,
-                             "known_models": core.known_models, "uptime_s": time.time() - core.started})
+                             "output_limits": core.limits, "known_models": {**core.known_models,
+                                                                             "local": core.engines.ids},
+                             "uptime_s": time.time() - core.started})
 
     async def faults_endpoint(request: Request) -> Response:
         if request.method == "DELETE":
@@ -330,9 +358,9 @@ def admin_routes(core: Core) -> list[Route]:
                                 status_code=400)
         try:
             exchange = await PROMPT_PARSERS[api](core, await read_json(request))
-            prompt = await core.prompt(exchange.req)
-            return JSONResponse({"prompt": prompt,
-                                 "input_tokens": await core.engine_for(exchange.req.model).tokenize(prompt)})
+            prompt, tokens = await core.prompt(exchange.req)
+            return JSONResponse({"prompt": prompt, "input_tokens": tokens,
+                                 "answered_by": core.backend_name(exchange.req.model)})
         except GatewayError as exc:
             return JSONResponse({"error": exc.message, "param": exc.param}, status_code=exc.status)
 
@@ -365,18 +393,9 @@ def _catalog_models() -> tuple[dict[str, list[str]], dict[str, int]]:
     return known, limits
 
 
-def _local_id(model_name: str) -> str:
-    """The catalog id of the open model an engine runs, from its file name (``qwen2.5-coder-0.5b-instruct-
-    q4_k_m`` runs ``qwen2.5-coder-0.5b-instruct``); SmolLM2 when none matches."""
-    from workbench import catalog
-
-    name = model_name.lower()
-    ids = sorted(catalog.local_models(), key=len, reverse=True)
-    return next((m for m in ids if name.startswith(m)), LOCAL_MODEL_ID)
-
-
-def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None = None) -> Any:
-    """Build the gateway ASGI app in front of the engine at ``engine_url``.
+def create_app(engines: Engines, *, faults: FaultInjector | None = None) -> Any:
+    """Build the gateway ASGI app in front of ``engines`` (one per local model id; the stand-in's
+    answers the frontier ids: :class:`workbench.local.engines.EnginePool`).
 
     Routes: the OpenAI, Anthropic and Gemini endpoints plus ``GET /_workbench/health``,
     ``GET /_workbench/info``, ``GET|PUT|PATCH|DELETE /_workbench/faults`` and
@@ -385,8 +404,7 @@ def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None
     Gemini, put the model id in the body as ``"model"``).
     """
     known, limits = _catalog_models()
-    core = Core(EngineClient(engine_url, model_name=model_name), faults=faults or FaultInjector(),
-                known_models=known, limits=limits, local_id=_local_id(model_name))
+    core = Core(engines, faults=faults or FaultInjector(), known_models=known, limits=limits)
     routes = [*admin_routes(core), *openai_routes(core), *anthropic_routes(core), *gemini_routes(core),
               *model_routes(core)]
 
@@ -397,4 +415,4 @@ def create_app(engine_url: str, *, model_name: str, faults: FaultInjector | None
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_served, 405: not_served})
     app.state.core = core
-    return BackendHeaderMiddleware(app, model_name)
+    return BackendHeaderMiddleware(app, core.model_name)

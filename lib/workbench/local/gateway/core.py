@@ -2,9 +2,10 @@
 
 What all three protocols share, done once:
 
-* model ids: the catalog's ids per provider (and the local model's own id) are accepted; each id is
-  looked up in one table ``model id -> engine`` (:attr:`Core.engines`), so an answer always comes
-  from the engine serving that id;
+* model ids: the catalog's ids per provider and the local models' own ids are accepted. Each local
+  id is answered by its own engine, every other id by the stand-in's (:meth:`Core.answerer`); the
+  engines come from one table (:class:`Engines`, :attr:`Core.engines`), which starts an engine on
+  first use and counts it busy while a request holds it (:meth:`Core.using`);
 * tools: the engine's chat template has none, so a tool call is decided and written under grammar
   constraints (:meth:`Core.events`): ``tool_choice`` required/named always yields a call to a
   declared tool with schema-valid arguments; ``auto`` lets the model choose between answering and
@@ -25,7 +26,8 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from contextlib import asynccontextmanager
+from typing import Any, Literal, Protocol
 
 from .. import grammar
 from ..faults import FaultInjector
@@ -34,7 +36,6 @@ from .errors import GatewayError, bad
 from .types import (
     DEFAULT_SEED,
     DEFAULT_TEMPERATURE,
-    LOCAL_MODEL_ID,
     TOOL_ARGS_MAX_TOKENS,
     ArgumentsDelta,
     Done,
@@ -51,7 +52,7 @@ from .types import (
     new_id,
 )
 
-__all__ = ["Core", "tool_note", "with_system_note"]
+__all__ = ["Core", "Engines", "tool_note", "with_system_note"]
 
 #: A dated snapshot of a model id: ``gpt-4o-2024-08-06``, ``claude-3-7-sonnet-20250219``.
 _SNAPSHOT = re.compile(r"^(?P<base>.+?)-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
@@ -93,71 +94,127 @@ def _logprobs(chunk: dict[str, Any], top: int | None) -> list[TokenLogprob]:
     return out
 
 
+class Engines(Protocol):
+    """The table of engines the core answers with: one per local model id, the stand-in's for the rest.
+
+    Implemented by :class:`workbench.local.engines.EnginePool` (engines started on first use).
+    """
+
+    #: The local model id whose engine answers every frontier id.
+    stand_in: str
+    #: Bytes of model files the running engines may take together.
+    memory_budget: int
+
+    @property
+    def ids(self) -> list[str]:
+        """The local model ids, each answered by its own engine."""
+        ...
+
+    def name(self, model_id: str) -> str:
+        """The readable name of the model behind local id ``model_id``."""
+        ...
+
+    def client(self, model_id: str) -> EngineClient | None:
+        """The running engine of ``model_id`` (None when it is not running; never starts it)."""
+        ...
+
+    async def acquire(self, model_id: str) -> EngineClient:
+        """The engine of ``model_id``, started if needed and counted busy until :meth:`release`."""
+        ...
+
+    def release(self, model_id: str) -> None:
+        """A request on ``model_id``'s engine is done."""
+        ...
+
+    async def healthy(self) -> bool:
+        """Every running engine answers its health check."""
+        ...
+
+    async def describe(self) -> dict[str, dict[str, Any]]:
+        """Every engine by model id, running or not."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connections to the engines."""
+        ...
+
+
 class Core:
     """Model ids, engines, tools and faults: what all three protocols share.
 
     Args:
-        engine: the engine client answering every model id today.
+        engines: the engines (one per local model id; the stand-in answers the frontier ids).
         faults: the fault injector (off by default).
         known_models: catalog model ids accepted per provider.
         limits: output-token limit per model id (the catalog's ``max_output``, else its context window).
     """
 
-    def __init__(self, engine: EngineClient, *, faults: FaultInjector,
-                 known_models: dict[str, list[str]], limits: dict[str, int] | None = None,
-                 local_id: str = LOCAL_MODEL_ID) -> None:
-        self.engine = engine
-        #: The catalog id of the open model the engine runs (answers its own id on every protocol).
-        self.local_id = local_id
-        self.model_name = engine.model_name
+    def __init__(self, engines: Engines, *, faults: FaultInjector,
+                 known_models: dict[str, list[str]], limits: dict[str, int] | None = None) -> None:
+        self.engines = engines
         self.faults = faults
         self.known_models = known_models
         self.limits = limits or {}
-        #: Which engine answers each served model id.
-        self.engines: dict[str, EngineClient] = {m: engine for ids in known_models.values() for m in ids}
-        self.engines[local_id] = engine
+        self._served = {m for ids in known_models.values() for m in ids} | set(engines.ids)
         self.started = time.time()
+
+    @property
+    def model_name(self) -> str:
+        """Readable name of the stand-in (the model answering every frontier id)."""
+        return self.engines.name(self.engines.stand_in)
 
     # -- model ids -------------------------------------------------------------------------------
     def canonical(self, model: str) -> str:
         """The catalog id of ``model``: itself, or the id a dated snapshot of it belongs to."""
-        if model in self.engines:
+        if model in self._served:
             return model
         match = _SNAPSHOT.match(model)
-        return match["base"] if match and match["base"] in self.engines else model
+        return match["base"] if match and match["base"] in self._served else model
 
     def check_model(self, model: Any, provider: Provider, param: str = "model") -> str:
-        """Accept a catalog model id of ``provider`` (or the local model's id), or a dated snapshot
+        """Accept a catalog model id of ``provider`` (or a local model's id), or a dated snapshot
         of one (``gpt-4o-2024-08-06``, as the real APIs do); else 404/400."""
         if not isinstance(model, str) or not model:
             raise bad(param, "a model id (string) is required")
         base = self.canonical(model)
-        if base in self.known_models.get(provider, []) or base == self.local_id:
+        if base in self.known_models.get(provider, []) or base in self.engines.ids:
             return model
-        known = ", ".join(self.known_models.get(provider, []) + [self.local_id])
+        known = ", ".join(self.known_models.get(provider, []))
         raise GatewayError(
             "not_found",
             f"The model '{model}' does not exist or is not served by the local provider. "
-            f"Known {provider} models (all answered by {self.model_name}): {known}",
+            f"Known {provider} models (answered by the stand-in {self.model_name}): {known}; "
+            f"local models (each answered by its own engine): {', '.join(self.engines.ids)}",
             param=param,
         )
 
-    def engine_for(self, model: str) -> EngineClient:
-        """The engine serving ``model`` (a checked id)."""
-        return self.engines[self.canonical(model)]
+    def answerer(self, model: str) -> str:
+        """The local model id whose engine answers ``model`` (a checked id): itself, or the stand-in."""
+        base = self.canonical(model)
+        return base if base in self.engines.ids else self.engines.stand_in
+
+    @asynccontextmanager
+    async def using(self, model: str) -> AsyncIterator[EngineClient]:
+        """The engine answering ``model``, started if needed and held busy for the block."""
+        local = self.answerer(model)
+        engine = await self.engines.acquire(local)
+        try:
+            yield engine
+        finally:
+            self.engines.release(local)
 
     def backend_name(self, model: str) -> str:
         """Human-readable name of the real model answering ``model``."""
-        return self.engine_for(model).model_name
+        return self.engines.name(self.answerer(model))
 
     def output_limit(self, model: str) -> int | None:
         """The most output tokens ``model`` may be asked for (None: the catalog gives no limit)."""
         return self.limits.get(self.canonical(model))
 
-    async def answer_cap(self, model: str) -> int:
+    async def answer_cap(self, model: str, engine: EngineClient) -> int:
         """Output tokens allowed when a request sets no limit: the model's own limit (as the real APIs
         do), at most the engine slot's context (generation stops there anyway)."""
-        slot = await self.engine_for(model).slot_context()
+        slot = await engine.slot_context()
         limit = self.output_limit(model)
         return min(limit, slot) if limit else slot
 
@@ -173,14 +230,16 @@ class Core:
         if not any(m["role"] != "system" for m in req.messages):
             raise bad("messages", "at least one user message is required")
 
-    async def prompt(self, req: GenRequest) -> str:
-        """The exact prompt text generation would send for ``req``."""
+    async def prompt(self, req: GenRequest) -> tuple[str, int]:
+        """The exact prompt text generation would send for ``req``, and its tokens by the engine's tokenizer."""
         self.check_messages(req)
-        return await self.engine_for(req.model).render(self.prompt_messages(req))
+        async with self.using(req.model) as engine:
+            text = await engine.render(self.prompt_messages(req))
+            return text, await engine.tokenize(text)
 
     async def count_tokens(self, req: GenRequest) -> int:
         """Input tokens of ``req``: the engine's tokenizer on the exact prompt generation would send."""
-        return await self.engine_for(req.model).tokenize(await self.prompt(req))
+        return (await self.prompt(req))[1]
 
     # -- generation --------------------------------------------------------------------------------
     def _sampling(self, req: GenRequest, max_tokens: int) -> dict[str, Any]:
@@ -238,11 +297,16 @@ class Core:
 
         :class:`Started` (with the prompt token count) when the first token is ready, then text
         deltas, or a :class:`ToolCallStart` and argument deltas, then :class:`Done`.
-        Token counts add up every engine step.
+        Token counts add up every engine step. The answering engine is held busy until the last event.
         """
         self.check_messages(req)
-        engine = self.engine_for(req.model)
-        max_tokens = await self.answer_cap(req.model) if req.max_tokens is None else req.max_tokens
+        async with self.using(req.model) as engine:
+            async for event in self._answer(engine, req):
+                yield event
+
+    async def _answer(self, engine: EngineClient, req: GenRequest) -> AsyncIterator[Event]:
+        """The events of :meth:`events`, from ``engine``."""
+        max_tokens = await self.answer_cap(req.model, engine) if req.max_tokens is None else req.max_tokens
         await self.delay_first_token()
         messages = self.prompt_messages(req)
         chosen: str | None = None
@@ -332,5 +396,4 @@ class Core:
 
     async def close(self) -> None:
         """Close every engine connection pool."""
-        for engine in set(self.engines.values()):
-            await engine.close()
+        await self.engines.close()

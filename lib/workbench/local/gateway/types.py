@@ -25,7 +25,8 @@ DEFAULT_SEED = 1234
 DEFAULT_TEMPERATURE = 1.0
 #: Response header naming the real model behind every answer.
 BACKEND_HEADER = "x-workbench-backend-model"
-#: The catalog id of the local model itself, accepted by all three protocols.
+#: The catalog id of SmolLM2-135M-Instruct, the first local model (and the default stand-in,
+#: :data:`workbench.local.models.DEFAULT_STAND_IN`).
 LOCAL_MODEL_ID = "smollm2-135m-instruct"
 #: Token budget of a tool-arguments generation, independent of the request's limit so that a call is
 #: never cut short (the schema is bounded, see grammar.bounded_schema).
