@@ -22,7 +22,10 @@ import openai
 import pytest
 from workbench import assets, catalog, clients
 from workbench.local import DEFAULT_STAND_IN, STAND_IN_ENV, EngineError, LocalProvider
+from workbench.local.engines import EnginePool
+from workbench.local.gateway.errors import GatewayError
 from workbench.local.models import (
+    ModelSpec,
     display_name,
     local_specs,
     memory_budget,
@@ -156,6 +159,46 @@ def test_frontier_ids_are_answered_by_the_stand_in_which_comes_back_lazily(pool)
     oa = openai.OpenAI(base_url=f"{pool.base_url}/v1", api_key="local", max_retries=0)
     listed = [m.id for m in oa.models.list()]
     assert "gpt-4o" in listed and set(catalog.local_models()) <= set(listed)
+
+
+def test_the_least_recently_used_idle_engine_makes_room_and_a_busy_one_is_waited_for():
+    """The pool itself, in this process: three ids served by real engines of the SmolLM2 file, room for two."""
+    path = assets.model_file(SMOL)
+    size = path.stat().st_size
+    specs = {m: ModelSpec(m, f"SmolLM2 as {m}", size, None, 1, path) for m in ("a", "b", "c")}
+
+    async def running(pool: EnginePool) -> set[str]:
+        return {m for m, facts in (await pool.describe()).items() if facts["running"]}
+
+    async def use(pool: EnginePool, model: str) -> None:
+        engine = await pool.acquire(model)
+        assert await engine.healthy()
+        pool.release(model)
+
+    async def scenario() -> None:
+        pool = EnginePool(specs, stand_in="a", n_parallel=1, ctx_per_slot=512, startup_timeout=60,
+                          memory_budget=2 * size, idle_wait=0.5)
+        try:
+            for model in ("a", "b", "a", "c"):  # b is the least recently used when c needs room
+                await use(pool, model)
+            assert await running(pool) == {"a", "c"} and (await pool.describe())["b"]["evictions"] == 1
+            held = [await pool.acquire("a"), await pool.acquire("c")]  # both busy: nothing may be stopped
+            with pytest.raises(GatewayError, match=r"memory_budget: starting b .*busy engine \(a, c\).* 0.5 s"):
+                await pool.acquire("b")
+            pool.idle_wait = 60
+            waiting = asyncio.ensure_future(pool.acquire("b"))
+            await asyncio.sleep(0.3)
+            assert not waiting.done() and (await pool.describe())["b"]["state"] == "starting"
+            pool.release("c")  # c becomes idle: b starts in its room
+            assert await (await waiting).healthy() and await held[0].healthy()  # a was never stopped
+            pool.release("b")
+            pool.release("a")
+            assert await running(pool) == {"a", "b"} and pool.in_use() == 2 * size
+        finally:
+            await pool.close()
+            pool.stop()
+
+    asyncio.run(scenario())
 
 
 # ------------------------------------------------------------------------------------------------
