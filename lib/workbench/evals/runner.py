@@ -437,9 +437,9 @@ async def arun(
         try:
             async for attempt in retrying:
                 with attempt:
-                    began = _now()
                     exchange = Exchange() if writer is not None else None
                     async with limits[provider]:
+                        began = _now()  # when the request is sent, not when it began waiting for a slot
                         requests += 1
                         token = CURRENT.set(exchange)
                         try:
