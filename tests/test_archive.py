@@ -158,7 +158,7 @@ def test_live_run_keeps_no_secret_leaves_out_rejected_parameters_and_replays_off
     monkeypatch.setattr(catalog, "rejected_params", lambda m: frozenset({"temperature"} if m == "gpt-4o" else ()),
                         raising=False)
     folder, store = tmp_path / "live", tmp_path / "live.sqlite"
-    models = ["gpt-4o", "claude-sonnet-4-6", "gemini-2.5-flash"]
+    models = ["gpt-4o", "claude-sonnet-4-6", "gemini-3.1-pro-preview"]
     summary = evals.run(["arc_challenge"], models, "live", limit=1, max_tokens=4, store=store, archive=folder,
                         **FAST)
     assert list(summary.table["scored"]) == [1, 1, 1]
@@ -176,7 +176,7 @@ def test_live_run_keeps_no_secret_leaves_out_rejected_parameters_and_replays_off
         assert not {"authorization", "x-api-key", "x-goog-api-key"} & {h.lower() for h in r.headers}
         assert "key=" not in r.path
     body = a.exchanges.set_index("model")["body"]
-    assert "temperature" not in body["gpt-4o"] and body["gemini-2.5-flash"]["generationConfig"]["temperature"] == 0
+    assert "temperature" not in body["gpt-4o"] and body["gemini-3.1-pro-preview"]["generationConfig"]["temperature"] == 0
     assert body["claude-sonnet-4-6"]["temperature"] == 0  # sent in the body: the SDK has no field for it
     assert a.manifest["models"]["gpt-4o"] == {"provider": "openai"}  # no local file facts for a live run
 
