@@ -14,10 +14,11 @@ LAYERS: dict[str, int] = {
     "errors": 0, "types": 0,
     "fields": 1, "content": 1, "engine_client": 1,
     "core": 2, "transport": 2,
-    "openai_common": 3,
+    "openai_common": 3, "batch_jobs": 3,
     "openai_chat": 4, "openai_responses": 4, "anthropic_messages": 4, "gemini": 4,
-    "app": 5,
-    "__init__": 6,
+    "batches": 5,
+    "app": 6,
+    "__init__": 7,
 }
 
 

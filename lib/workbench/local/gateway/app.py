@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from ..faults import FaultConfig, FaultInjector, FaultSettingError, parse_faults
 from . import anthropic_messages, gemini, openai_chat, openai_common, openai_responses
+from .batches import batch_routes
 from .core import Core, Engines
 from .errors import GatewayError, bad
 from .transport import (
@@ -405,8 +406,8 @@ def create_app(engines: Engines, *, faults: FaultInjector | None = None) -> Any:
     """
     known, limits = _catalog_models()
     core = Core(engines, faults=faults or FaultInjector(), known_models=known, limits=limits)
-    routes = [*admin_routes(core), *openai_routes(core), *anthropic_routes(core), *gemini_routes(core),
-              *model_routes(core)]
+    routes = [*admin_routes(core), *batch_routes(core, protocol_endpoint), *openai_routes(core), *anthropic_routes(core),
+              *gemini_routes(core), *model_routes(core)]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
