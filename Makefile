@@ -45,8 +45,8 @@ lab: env  ## open JupyterLab on the notebooks with the project's kernel
 serve: env  ## run the local provider in the foreground on 127.0.0.1:$(PORT)
 	$(PY) -m workbench.local --port $(PORT)
 
-evals: env  ## run the benchmark harness: make evals ARGS="--tasks gsm8k --models smollm2-135m-instruct --limit 20"
-	$(PY) -m workbench.evals run --backend $(BACKEND) $(ARGS)
+evals: env  ## run the benchmark harness: make evals ARGS="--tasks gsm8k --models smollm2-135m-instruct --limit 20" (BATCH=1: batch APIs)
+	$(PY) -m workbench.evals run --backend $(BACKEND) $(if $(filter 1,$(BATCH)),--batch,) $(ARGS)
 
 record: env  ## run and record it as an archive (data/runs/ID/): make record ARGS="--tasks gsm8k --models smollm2-135m-instruct --limit 20 --archive ID"
 	$(PY) -m workbench.evals record --backend $(BACKEND) $(ARGS)

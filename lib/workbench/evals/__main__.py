@@ -1,7 +1,7 @@
 """Command line for the benchmark harness.
 
     python -m workbench.evals run --tasks mmlu gsm8k --models gpt-4o claude-sonnet-4-6 \\
-        --backend local --limit 20 --run-id demo [--json]
+        --backend local --limit 20 --run-id demo [--json] [--batch]
     python -m workbench.evals record --tasks gsm8k --models gpt-4o --limit 20 [--archive ID]
     python -m workbench.evals replay ID [--sample 5] [--seed 0]
     python -m workbench.evals import ID [--store PATH]
@@ -11,6 +11,8 @@
 ``run`` prints a summary table at the end (or, with ``--json``, a machine-readable summary: items
 requested, scored, finally failed and pending, accuracy with its interval per task and model, the run
 id and the store path).  Re-running with the same ``--run-id`` resumes: finished items are skipped.
+``run --batch`` sends each model's items as one batch through its provider's batch API
+(:mod:`workbench.evals.batch`); re-running the run id polls the batches already submitted.
 ``record`` is ``run`` that also writes a run archive (``data/runs/<ID>/``, or a folder given as
 ``--archive``) and prints its path; recording into the same archive again resumes it.  ``replay``
 re-sends a sample of an archive's requests through the local provider and compares (exit 1 when a
@@ -46,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run tasks x models on a backend")
     _run_arguments(run)
+    run.add_argument("--batch", action="store_true",
+                     help="through the providers' batch APIs (one batch per model, half price; re-run the run id "
+                          "to resume polling; --concurrency, --max-attempts and --timeout do not apply)")
     record = sub.add_parser("record", help="run tasks x models and write a run archive (data/runs/)")
     _run_arguments(record)
     record.add_argument("--archive", default=None,
@@ -118,10 +123,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from datetime import UTC, datetime
 
         archive = args.archive or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{args.backend}"
-    summary = run(tasks, _split(args.models), args.backend, limit=None if args.all else args.limit,
-                  seed=args.seed, run_id=args.run_id, store=args.store, concurrency=args.concurrency,
-                  max_attempts=args.max_attempts, timeout=args.timeout, max_tokens=args.max_tokens,
-                  progress=not args.no_progress, archive=archive)
+    if getattr(args, "batch", False):
+        from .batch import run as run_batch
+
+        summary = run_batch(tasks, _split(args.models), args.backend, limit=None if args.all else args.limit,
+                            seed=args.seed, run_id=args.run_id, store=args.store, max_tokens=args.max_tokens,
+                            progress=not args.no_progress)
+    else:
+        summary = run(tasks, _split(args.models), args.backend, limit=None if args.all else args.limit,
+                      seed=args.seed, run_id=args.run_id, store=args.store, concurrency=args.concurrency,
+                      max_attempts=args.max_attempts, timeout=args.timeout, max_tokens=args.max_tokens,
+                      progress=not args.no_progress, archive=archive)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:

@@ -9,7 +9,10 @@ Tables:
   prompt hash, status (``ok`` or ``error``), response, extracted answer, score, details (JSON),
   usage tokens (provider's), output tokens counted by ``tokenizer``, TTFT, ITL, output tokens/s,
   total latency, cost, start and end times, error kind and message, and the run archive the row was
-  recorded into or imported from (``archive_id``; NULL for a run that was not recorded).
+  recorded into or imported from (``archive_id``; NULL for a run that was not recorded);
+* ``batches``: one row per provider batch of a batch run (:mod:`workbench.evals.batch`): run id, model,
+  backend, provider, batch id, the provider's last state, the items it carries (JSON: custom id ->
+  task, item id, prompt hash), submitted and finished (results stored) times.
 
 Every row is committed as soon as it is written (WAL journal), so a run killed with SIGKILL loses
 only the requests in flight; the runner then skips items that already have an ``ok`` row with the
@@ -84,6 +87,18 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (run_id, task, item_id, model, backend, attempt)
 );
 CREATE INDEX IF NOT EXISTS results_ok ON results (run_id, task, model, backend, status);
+CREATE TABLE IF NOT EXISTS batches (
+    run_id        TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    backend       TEXT NOT NULL,
+    provider      TEXT NOT NULL,
+    batch_id      TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    items         TEXT NOT NULL,
+    submitted_at  TEXT NOT NULL,
+    finished_at   TEXT,
+    PRIMARY KEY (run_id, batch_id)
+);
 """
 
 #: Columns of the ``results`` table, in order.
@@ -181,20 +196,56 @@ class Store:
 
     def record_many(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Insert attempt rows (each with its ``attempt``) in one transaction; return how many."""
-        n = 0
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                for row in rows:
-                    cols, values = _columns_and_values(row)
-                    self._db.execute(f"INSERT INTO results ({', '.join(cols)}) VALUES "
-                                     f"({', '.join('?' for _ in cols)})", values)
-                    n += 1
+                n = self._insert(rows)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
         return n
+
+    def _insert(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Insert attempt rows inside the caller's transaction; return how many."""
+        n = 0
+        for row in rows:
+            cols, values = _columns_and_values(row)
+            self._db.execute(f"INSERT INTO results ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                             values)
+            n += 1
+        return n
+
+    def add_batch(self, run_id: str, model: str, backend: str, provider: str, batch_id: str,
+                  items: Mapping[str, Any]) -> None:
+        """Record a batch the provider accepted for a run (``items``: custom id -> task, item id, prompt hash)."""
+        with self._lock:
+            self._db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?, 'submitted', ?, ?, NULL)",
+                             (run_id, model, backend, provider, batch_id, json.dumps(dict(items)), _now()))
+
+    def update_batch(self, run_id: str, batch_id: str, state: str,
+                     rows: Iterable[Mapping[str, Any]] | None = None) -> None:
+        """Set a batch's state; with ``rows`` (its results) also insert them and mark it finished, in one
+        transaction (an interrupted collection stores nothing, a finished one everything)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                if rows is not None:
+                    self._insert(rows)
+                self._db.execute("UPDATE batches SET state=?, finished_at=? WHERE run_id=? AND batch_id=?",
+                                 (state, _now() if rows is not None else None, run_id, batch_id))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def batches(self, run_id: str, batch_id: str | None = None) -> list[dict[str, Any]]:
+        """The batches of a run (or one of them), oldest first, as dicts of the ``batches`` columns."""
+        sql = "SELECT * FROM batches WHERE run_id=?" + (" AND batch_id=?" if batch_id else "")
+        with self._lock:
+            cur = self._db.execute(sql + " ORDER BY submitted_at", (run_id, batch_id) if batch_id else (run_id,))
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def delete_run(self, run_id: str) -> int:
         """Remove a run (its settings, plan and every attempt); return how many attempt rows went."""
@@ -202,6 +253,7 @@ class Store:
             self._db.execute("BEGIN")
             n = self._db.execute("DELETE FROM results WHERE run_id=?", (run_id,)).rowcount
             self._db.execute("DELETE FROM plan WHERE run_id=?", (run_id,))
+            self._db.execute("DELETE FROM batches WHERE run_id=?", (run_id,))
             self._db.execute("DELETE FROM runs WHERE run_id=?", (run_id,))
             self._db.execute("COMMIT")
         return int(n)
