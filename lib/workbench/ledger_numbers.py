@@ -82,7 +82,8 @@ def price_quote(claim: Claim, ctx: Context) -> Verdict:
     mine = own.iloc[-1]
     day, pair, name = mine["observed"], _pair(mine), model_name(model)
     evidence = [f"quote in data/prices.csv: {_quote(mine)}"]
-    docs = rows[rows["source_id"].str.startswith("http") & (rows["observed"] <= day)]
+    third = rows["third_party"].fillna(False).astype(bool) if "third_party" in rows else False
+    docs = rows[rows["source_id"].str.startswith("http") & ~third & (rows["observed"] <= day)]
     if not docs.empty:
         doc = docs.iloc[-1]
         evidence.append(f"provider page: {_quote(doc)}")

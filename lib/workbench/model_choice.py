@@ -65,13 +65,15 @@ def parse_rule(text: str) -> Rule:
 
 
 def candidates(on: date, source: str | None = None) -> list[str]:
-    """The models with a price observed exactly on ``on`` (by ``source`` when given), in catalog order."""
+    """The models with a price observed exactly on ``on`` (by ``source`` when given) that still answer on
+    ``on`` (an id retired by then is no candidate), in catalog order."""
     prices = catalog.prices()
     rows = prices[prices["observed"].dt.date == on]
     if source is not None:
         rows = rows[rows["source_id"] == source]
     order = list(catalog.models()["model_id"])
-    return sorted(set(rows["model_id"]), key=order.index)
+    usable = [m for m in set(rows["model_id"]) if catalog.retirement(m, on).usable]
+    return sorted(usable, key=order.index)
 
 
 @dataclass(frozen=True)
