@@ -85,6 +85,11 @@ def _status_kind(status: int | None) -> str:
         status or 0, "server" if (status or 500) >= 500 else "client")
 
 
+def _sampling(s: RequestSettings) -> dict[str, Any]:
+    """The temperature and seed a request carries (those that are None are left out)."""
+    return {k: v for k, v in (("temperature", s.temperature), ("seed", s.seed)) if v is not None}
+
+
 def _reply(text: str, finish: Any, n_in: int | None, n_out: int | None) -> Reply:
     finish = getattr(finish, "value", finish)
     return Reply(text, n_in, n_out, None, 0.0, None, 0, None if finish is None else str(finish))
@@ -101,9 +106,8 @@ class _OpenAI:
                headers: Mapping[str, str]) -> str:
         lines = []
         for cid, prompt, s in requests:
-            body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                                    "max_completion_tokens": s.max_tokens}
-            body.update({k: v for k, v in (("temperature", s.temperature), ("seed", s.seed)) if v is not None})
+            body = {"model": model, "messages": [{"role": "user", "content": prompt}],
+                    "max_completion_tokens": s.max_tokens, **_sampling(s)}
             lines.append(json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": body}))
         upload = client.files.create(file=(f"{run_id}-{model}.jsonl", io.BytesIO("\n".join(lines).encode())),
                                      purpose="batch")
@@ -195,11 +199,8 @@ class _Gemini:
     @staticmethod
     def submit(client: Any, model: str, requests: list[tuple[str, str, RequestSettings]], run_id: str,
                headers: Mapping[str, str]) -> str:
-        src = []
-        for cid, prompt, s in requests:
-            config: dict[str, Any] = {"max_output_tokens": s.max_tokens}
-            config.update({k: v for k, v in (("temperature", s.temperature), ("seed", s.seed)) if v is not None})
-            src.append({"contents": prompt, "config": config, "metadata": {"key": cid}})
+        src = [{"contents": prompt, "config": {"max_output_tokens": s.max_tokens, **_sampling(s)},
+                "metadata": {"key": cid}} for cid, prompt, s in requests]
         job = client.batches.create(model=model, src=src, config={
             "display_name": f"{run_id} {model}"[:128], **({"http_options": {"headers": dict(headers)}} if headers else {})})
         return str(job.name)
@@ -314,15 +315,6 @@ class _Collector:
         return rows
 
 
-def _clients(models: list[str], backend: str, client_factory: Any) -> dict[str, tuple[str, Any]]:
-    from .. import clients
-
-    out = {}
-    for model in models:
-        out[model] = client_factory(model) if client_factory is not None else clients.for_model(model, backend)
-    return out
-
-
 def run(
     tasks: str | Task | Iterable[str | Task],
     models: str | Iterable[str],
@@ -377,42 +369,25 @@ def run(
               f"item (stored as NULL, details.mode = 'batch'); output tokens counted with {TOKENIZER}"),
              "cost: the batch price of the model id at the run date x provider-reported usage"]
     notes.extend(settings_notes(settings, backend))
-    model_clients = _clients(model_list, backend, client_factory)
+    model_clients = {m: client_factory(m) if client_factory is not None else clients.for_model(m, backend)
+                     for m in model_list}
     db = Store(store)
-    db.start_run(run_id, backend, {"mode": "batch", "tasks": [t.name for t in task_list], "models": model_list,
-                                   "backend": backend, "limit": limit, "seed": seed, "max_tokens": max_tokens,
-                                   "temperature": temperature, "tokenizer": TOKENIZER, "notes": notes,
-                                   "request_settings": {f"{t}|{m}": s.to_dict() for (t, m), s in settings.items()}})
-    open_batches = [b for b in db.batches(run_id) if b["finished_at"] is None and b["model"] in model_list]
-    submitted = skipped = 0
-    for model in model_list:
-        provider, client = model_clients[model]
-        todo: list[tuple[str, str, RequestSettings]] = []
-        items: dict[str, list[str]] = {}
-        for task in task_list:
-            s = settings[(task.name, model)]
-            db.add_plan(run_id, task.name, model, backend, [(it.id, it.stratum) for it in plans[task.name]])
-            done = db.done(run_id, task.name, model, backend)
-            for it in plans[task.name]:
-                prompt = task.prompt(it)
-                h = prompt_hash(prompt, s.max_tokens, s.temperature, s.seed)
-                if done.get(it.id) == h:
-                    skipped += 1
-                    continue
-                todo.append((custom_id(task.name, it.id), prompt, s))
-                items[todo[-1][0]] = [task.name, it.id, h]
-        # a batch of this model still running is polled, not submitted again; what it leaves undone
-        # goes in the next call's batch
-        if todo and not any(b["model"] == model for b in open_batches):
-            batch_id = _APIS[provider].submit(client, model, todo, run_id, headers or {})
-            db.add_batch(run_id, model, backend, provider, batch_id, items)
-            open_batches.extend(db.batches(run_id, batch_id))
-            submitted += len(todo)
-    collector = _Collector(db, run_id, backend, {t.name: t for t in task_list}, plans, date.today())
     try:
+        db.start_run(run_id, backend, {
+            "mode": "batch", "tasks": [t.name for t in task_list], "models": model_list, "backend": backend,
+            "limit": limit, "seed": seed, "max_tokens": max_tokens, "temperature": temperature, "tokenizer": TOKENIZER,
+            "notes": notes, "request_settings": {f"{t}|{m}": s.to_dict() for (t, m), s in settings.items()}})
+        by_name = {t.name: t for t in task_list}
+        open_batches, submitted, skipped = _submit(db, run_id, backend, by_name, settings, plans, model_clients,
+                                                   headers or {})
+        collector = _Collector(db, run_id, backend, by_name, plans, date.today())
         _poll(db, open_batches, model_clients, collector, poll_interval or POLL_S[backend], wait, progress, run_id)
     finally:
         db.close()
+        for _, client in model_clients.values():
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
     if collector.unpriced:
         notes.append(f"no batch price on the run date for {', '.join(sorted(collector.unpriced))}: cost left empty")
     waiting = [b for b in open_batches if b["finished_at"] is None]
@@ -421,6 +396,39 @@ def run(
                      f"again with run id {run_id!r} to collect them")
     table = summarize(load_results(run_id, db.path))
     return RunSummary(run_id, db.path, table, submitted, skipped, time.perf_counter() - started, notes)
+
+
+def _submit(db: Store, run_id: str, backend: str, tasks: Mapping[str, Task],
+            settings: Mapping[tuple[str, str], RequestSettings],
+            plans: Mapping[str, list[Item]], model_clients: Mapping[str, tuple[str, Any]],
+            headers: Mapping[str, str]) -> tuple[list[dict[str, Any]], int, int]:
+    """Plan the run and submit one batch per model for the items not yet scored, unless a batch of that
+    model is still running (it is polled, not submitted again; what it leaves undone goes in the next
+    call's batch). Returns the batches to poll, the items submitted and the items already scored."""
+    models = list(model_clients)
+    open_batches = [b for b in db.batches(run_id) if b["finished_at"] is None and b["model"] in models]
+    submitted = skipped = 0
+    for model, (provider, client) in model_clients.items():
+        todo: list[tuple[str, str, RequestSettings]] = []
+        items: dict[str, list[str]] = {}
+        for task_name, planned in plans.items():
+            s, task = settings[(task_name, model)], tasks[task_name]
+            db.add_plan(run_id, task_name, model, backend, [(it.id, it.stratum) for it in planned])
+            done = db.done(run_id, task_name, model, backend)
+            for it in planned:
+                prompt = task.prompt(it)
+                h = prompt_hash(prompt, s.max_tokens, s.temperature, s.seed)
+                if done.get(it.id) == h:
+                    skipped += 1
+                    continue
+                todo.append((custom_id(task_name, it.id), prompt, s))
+                items[todo[-1][0]] = [task_name, it.id, h]
+        if todo and not any(b["model"] == model for b in open_batches):
+            batch_id = _APIS[provider].submit(client, model, todo, run_id, headers)
+            db.add_batch(run_id, model, backend, provider, batch_id, items)
+            open_batches.extend(db.batches(run_id, batch_id))
+            submitted += len(todo)
+    return open_batches, submitted, skipped
 
 
 def _poll(db: Store, batches: list[dict[str, Any]], model_clients: Mapping[str, tuple[str, Any]],

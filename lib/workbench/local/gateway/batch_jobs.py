@@ -249,6 +249,12 @@ class Batches:
         self.running[job.id] = task
         task.add_done_callback(lambda _: self.running.pop(job.id, None))
 
+    def get(self, job_id: str, protocol: str) -> Job:
+        """The batch ``job_id`` of ``protocol`` (a 404 when there is none), its run resumed if it needs one."""
+        job = self.store.job(job_id, protocol)
+        self.ensure(job)
+        return job
+
     def cancel(self, job: Job) -> None:
         """Ask for ``job`` to stop: items not started are cancelled, those in flight finish."""
         if not job.ended and job.state != "cancelling":

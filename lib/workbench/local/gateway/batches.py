@@ -46,7 +46,7 @@ from .errors import GatewayError, bad
 from .transport import read_json
 from .types import new_id
 
-__all__ = ["BATCH_STORE_ENV", "EXPIRES_HEADER", "HOLD_HEADER", "batch_routes"]
+__all__ = ["BATCH_STORE_ENV", "EXPIRES_HEADER", "HOLD_HEADER", "batch_routes", "store_path"]
 
 #: Environment variable naming the SQLite file of the batches.
 BATCH_STORE_ENV = "WORKBENCH_BATCH_STORE"
@@ -132,18 +132,18 @@ class ProtocolHandlers:
         self.store.update(job, meta=meta)
 
 
-def _seconds(request: Request, header: str, default: float) -> float:
-    """A non-negative number of seconds from ``header`` (``default`` when absent)."""
-    raw = request.headers.get(header)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise bad(header, f"expected a number of seconds >= 0, got {raw!r}")
-    return value
+def _timing(request: Request) -> dict[str, float]:
+    """The window and hold of a new batch, in seconds, from :data:`EXPIRES_HEADER` and :data:`HOLD_HEADER`."""
+    out = {}
+    for key, header, default in (("expires_in", EXPIRES_HEADER, WINDOW_S), ("hold", HOLD_HEADER, 0.0)):
+        raw = request.headers.get(header)
+        try:
+            out[key] = default if raw is None else float(raw)
+        except ValueError:
+            out[key] = -1.0
+        if not out[key] >= 0:
+            raise bad(header, f"expected a number of seconds >= 0, got {raw!r}")
+    return out
 
 
 def _multipart(request: Request, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
@@ -300,16 +300,14 @@ def _openai_routes(batches: Batches, guard: Guard) -> list[Route]:
         meta = {"input_file_id": file_id, "metadata": body.get("metadata"), "errors": errors}
         model = str(items[0][1].get("model")) if items else None
         job = store.create("openai", [] if errors else items, model=model, endpoint=url, meta=meta,
-                           expires_in=_seconds(request, EXPIRES_HEADER, WINDOW_S), hold=_seconds(request, HOLD_HEADER, 0),
+                           **_timing(request),
                            state="failed" if errors else "queued")
         batches.ensure(job)
         return JSONResponse(_openai_batch(store, job))
 
     @endpoint
     async def retrieve(request: Request) -> Response:
-        job = store.job(request.path_params["batch_id"], "openai")
-        batches.ensure(job)
-        return JSONResponse(_openai_batch(store, job))
+        return JSONResponse(_openai_batch(store, batches.get(request.path_params["batch_id"], "openai")))
 
     @endpoint
     async def cancel(request: Request) -> Response:
@@ -364,9 +362,7 @@ def _anthropic_routes(batches: Batches, guard: Guard) -> list[Route]:
     endpoint = guard(anthropic_messages)
 
     def one(request: Request) -> Job:
-        job = store.job(request.path_params["batch_id"], "anthropic")
-        batches.ensure(job)
-        return job
+        return batches.get(request.path_params["batch_id"], "anthropic")
 
     @endpoint
     async def create(request: Request) -> Response:
@@ -384,7 +380,7 @@ def _anthropic_routes(batches: Batches, guard: Guard) -> list[Route]:
                 raise bad(f"requests.{i}.params", "the Messages API parameters (an object) are required")
             items.append((custom_id, entry["params"]))
         job = store.create("anthropic", items, model=None, prefix="msgbatch_",
-                           expires_in=_seconds(request, EXPIRES_HEADER, WINDOW_S), hold=_seconds(request, HOLD_HEADER, 0))
+                           **_timing(request))
         batches.ensure(job)
         return JSONResponse(_anthropic_batch(store, job, str(request.base_url)))
 
@@ -489,14 +485,12 @@ def _gemini_routes(batches: Batches, guard: Guard, core: Core) -> list[Route]:
                 body["_metadata"] = entry["metadata"]
             items.append((str((entry.get("metadata") or {}).get("key", i)), body))
         job = store.create("google", items, model=model, meta={"display_name": batch.get("displayName", "")},
-                           expires_in=_seconds(request, EXPIRES_HEADER, WINDOW_S), hold=_seconds(request, HOLD_HEADER, 0))
+                           **_timing(request))
         batches.ensure(job)
         return JSONResponse(_gemini_operation(store, job))
 
     def one(request: Request) -> Job:
-        job = store.job(request.path_params["name"], "google")
-        batches.ensure(job)
-        return job
+        return batches.get(request.path_params["name"], "google")
 
     @endpoint
     async def retrieve(request: Request) -> Response:
@@ -524,14 +518,17 @@ def _gemini_routes(batches: Batches, guard: Guard, core: Core) -> list[Route]:
     return routes
 
 
+def store_path() -> Path:
+    """Where the provider keeps its batches: ``$WORKBENCH_BATCH_STORE``, else ``build/local-provider/batches.sqlite``."""
+    from workbench import paths
+
+    return Path(os.environ.get(BATCH_STORE_ENV) or paths.BUILD / "local-provider" / "batches.sqlite")
+
+
 def batch_routes(core: Core, guard: Guard, path: str | Path | None = None) -> list[Route]:
     """The batch routes of the three protocols; ``guard`` answers errors in each protocol's shape
-    (the app's ``protocol_endpoint``); batches are kept in ``path`` (default ``$WORKBENCH_BATCH_STORE``,
-    else ``build/local-provider/batches.sqlite``). Register them before the ``:generateContent`` routes."""
-    if path is None:
-        from workbench import paths
-
-        path = os.environ.get(BATCH_STORE_ENV) or paths.BUILD / "local-provider" / "batches.sqlite"
-    store = BatchStore(path)
+    (the app's ``protocol_endpoint``); batches are kept in ``path`` (default :func:`store_path`). Register
+    them before the ``:generateContent`` routes."""
+    store = BatchStore(path or store_path())
     batches = Batches(store, ProtocolHandlers(core, store))
     return [*_openai_routes(batches, guard), *_anthropic_routes(batches, guard), *_gemini_routes(batches, guard, core)]
