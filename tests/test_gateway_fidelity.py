@@ -267,8 +267,8 @@ def test_gemini_models_with_the_sdk_default_api_version(local_provider, oa, an):
 
 def test_unserved_paths_answer_each_providers_json_error(oa, an, gm):
     with pytest.raises(openai.NotFoundError) as err:
-        oa.files.list()
-    assert err.value.body["type"] == "invalid_request_error" and "/v1/files" in err.value.message
+        oa.vector_stores.list()
+    assert err.value.body["type"] == "invalid_request_error" and "/v1/vector_stores" in err.value.message
     with pytest.raises(anthropic.NotFoundError) as aerr:
         an.beta.files.list()
     assert aerr.value.body["type"] == "error" and aerr.value.body["error"]["type"] == "not_found_error"

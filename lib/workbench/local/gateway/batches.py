@@ -79,7 +79,8 @@ class ProtocolHandlers:
         self.store = store
 
     async def answer(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
-        """The protocol's answer body to one batch request, from the generation core."""
+        """The protocol's answer body to one batch request, from the generation core; a 429, 500 or time-out
+        drawn from the fault settings fails this item alone (a cut connection means nothing here: ignored)."""
         if not isinstance(body, dict):
             raise bad("body", "each batch request needs a JSON object body")
         if body.get("stream"):
@@ -250,7 +251,23 @@ def _listing(data: list[dict[str, Any]], request: Request, key: str = "id") -> d
 
 def _openai_routes(batches: Batches, guard: Guard) -> list[Route]:
     store = batches.store
-    endpoint = guard(openai_common)
+    openai_endpoint = guard(openai_common)
+
+    @guard(anthropic_messages)
+    async def anthropic_files(request: Request) -> Response:
+        raise GatewayError("not_found", f"Invalid URL ({request.method} {request.url.path}): the local provider "
+                                        "serves Anthropic's Message Batches, not its Files API")
+
+    def endpoint(handler: Handler) -> Handler:
+        """OpenAI's error shape; an Anthropic SDK caller (its Files API shares ``/v1/files``) gets its own 404."""
+        wrapped = openai_endpoint(handler)
+
+        async def route(request: Request) -> Response:
+            if "anthropic-version" in request.headers:
+                return await anthropic_files(request)
+            return await wrapped(request)
+
+        return route
 
     def file_object(file_id: str) -> dict[str, Any]:
         filename, purpose, created, data = store.file(file_id)
