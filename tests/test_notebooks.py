@@ -20,8 +20,6 @@ SMALL: dict[str, dict[str, object]] = {
     "02_api_openai": {"max_tokens": 24, "concurrency": 2},
     "03_api_anthropic": {"max_tokens": 24, "concurrency": 2},
     "04_api_gemini": {"max_tokens": 24, "concurrency": 2},
-    "07_measured_benchmarks": {"models": ["gpt-4o", "claude-sonnet-4-6"], "tasks": ["arc_challenge", "needle"],
-                               "limit": 1, "needle_lengths": [100], "needle_depths": [0.5]},
     "05_self_hosted": {"prompt_lengths": [32, 128], "concurrency_levels": [1, 2], "n_requests": 4,
                        "max_tokens": 16, "decode_tokens": 16, "thread_counts": [1]},
 }

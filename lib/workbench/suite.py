@@ -32,6 +32,7 @@ model whose id was sent. The tables built from a run live with their concept: :m
 from __future__ import annotations
 
 import concurrent.futures
+import fcntl
 import hashlib
 import json
 import numbers
@@ -457,8 +458,9 @@ def load_recorded(archives: Sequence[str | Path], store: str | Path | None = Non
 
     An archive is re-scored (:func:`workbench.evals.archive.to_store`) unless the store already holds
     it from files and harness code with the same fingerprint (a sidecar ``<store>.imports.json`` keeps
-    them), so a second build reads the store at once.  Rows are ordered by task, then model, in the
-    order the archives name them.
+    them), so a second build reads the store at once; a lock file next to the store keeps two processes (a
+    test and a build) from importing into it at the same time.  Rows are ordered by task, then model, in
+    the order the archives name them.
 
     Args:
         archives: ids or folders (:func:`check_archives` first for a parameter's error).
@@ -472,22 +474,24 @@ def load_recorded(archives: Sequence[str | Path], store: str | Path | None = Non
     path = Path(store) if store is not None else RECORDED_STORE
     path.parent.mkdir(parents=True, exist_ok=True)
     ledger = path.with_name(path.name + ".imports.json")
-    imported = json.loads(ledger.read_text(encoding="utf-8")) if ledger.is_file() else {}
-    with evals.Store(path) as db:
-        have = set(db.runs()["run_id"])
     loaded: list[archives_io.Archive] = []
     rescored = []
-    for value in archives:
-        a = archives_io.load(value)
-        if a.id in {b.id for b in loaded}:
-            raise ParameterError("archives", "archives with different ids", str(value))
-        stamp = _fingerprint(a.path)
-        if imported.get(a.id) != stamp or a.id not in have:
-            archives_io.to_store(a, path, progress=progress)
-            imported[a.id] = stamp
-            ledger.write_text(json.dumps(imported, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-            rescored.append(a.id)
-        loaded.append(a)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:  # one importer at a time (a test and a build)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        imported = json.loads(ledger.read_text(encoding="utf-8")) if ledger.is_file() else {}
+        with evals.Store(path) as db:
+            have = set(db.runs()["run_id"])
+        for value in archives:
+            a = archives_io.load(value)
+            if a.id in {b.id for b in loaded}:
+                raise ParameterError("archives", "archives with different ids", str(value))
+            stamp = _fingerprint(a.path)
+            if imported.get(a.id) != stamp or a.id not in have:
+                archives_io.to_store(a, path, progress=progress)
+                imported[a.id] = stamp
+                ledger.write_text(json.dumps(imported, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+                rescored.append(a.id)
+            loaded.append(a)
     ids = [a.id for a in loaded]
     tasks = list(dict.fromkeys(t for a in loaded for t in _listed_in(a.manifest, "tasks", "plan")))
     models = list(dict.fromkeys(m for a in loaded for m in _listed_in(a.manifest, "models", "models")))
