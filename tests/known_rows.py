@@ -104,7 +104,7 @@ def known_ladder(path: Path) -> pd.DataFrame:
 
     Qwen2.5-Coder-1.5B passes 116 (70.7 %, the published value S5 reports) and 0.5B 80 (48.8 %, well
     below its published 61.6 %); each model's first five failures are, in order: cut by the cap with code
-    that does not parse, no code, a missing name, a time-out, another error; the others failed a test.
+    that does not parse, no code, a missing name, a time-out, an error the code raised; the others failed a test.
     """
     store = evals.Store(path)
     store.start_run("ladder", "local", {})

@@ -58,7 +58,7 @@ def test_failure_kinds_sort_the_failed_answers(ladder) -> None:
     kinds = reproduction.failure_kinds(results, "humaneval_qwen")
     small = kinds[kinds["model"] == "qwen2.5-coder-0.5b-instruct"].set_index("kind")["replies"]
     assert small.to_dict() == {"cut by the output cap": 1, "no code in the reply": 1, "a name or import missing": 1,
-                               "a test failed": 164 - 80 - 5, "another error": 1, "timed out or out of memory": 1}
+                               "a test failed": 164 - 80 - 5, "the code raised an error": 1, "timed out or out of memory": 1}
     assert kinds.groupby("model")["share_pct"].sum().round(6).eq(100).all()
     assert set(reproduction.FRAMING) <= set(kinds["kind"]) | {"code that does not parse"}
     assert reproduction.failure_kinds(results, "mmlu_direct").empty

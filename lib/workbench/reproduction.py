@@ -50,7 +50,7 @@ WHY_NOT: dict[str, str] = {
 #: Failure kinds that come from how the answer was framed (prefill, stop, cap) rather than from the code.
 FRAMING = ("cut by the output cap", "no code in the reply", "code that does not parse")
 _FAILURE_ORDER = ("cut by the output cap", "no code in the reply", "code that does not parse",
-                  "a name or import missing", "a test failed", "another error", "timed out or out of memory")
+                  "a name or import missing", "a test failed", "the code raised an error", "timed out or out of memory")
 
 
 def prompt_format(task: str, options: Mapping[str, Any] | None = None) -> str:
@@ -130,7 +130,7 @@ def _failure_kind(details: Mapping[str, Any], extracted: Any) -> str:
         return "a name or import missing"
     if last.startswith("AssertionError"):
         return "a test failed"
-    return "another error"
+    return "the code raised an error"
 
 
 def failure_kinds(results: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -142,7 +142,7 @@ def failure_kinds(results: pd.DataFrame, task: str) -> pd.DataFrame:
 
     Returns:
         Columns: model, kind (cut by the output cap, no code in the reply, code that does not parse, a
-        name or import missing, a test failed, another error, timed out or out of memory), replies,
+        name or import missing, a test failed, the code raised an error, timed out or out of memory), replies,
         share_pct (of that model's failed replies).  Kinds with no reply are left out.
     """
     ok = scored(results)
