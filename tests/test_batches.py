@@ -118,7 +118,8 @@ def test_anthropic_message_batch_with_an_item_over_the_context(no_faults):
                 for i in range(2)]
     requests.append({"custom_id": "too-long", "params": {**params_, "messages": [
         {"role": "user", "content": "word " * 6000}]}})  # over the engine slot's 4,096 tokens
-    created = ac.messages.batches.create(requests=requests)
+    # held queued for a few seconds, so its results are certainly not there yet when asked at once
+    created = ac.messages.batches.create(requests=requests, extra_headers={HOLD_HEADER: "3"})
     assert created.processing_status == "in_progress" and created.request_counts.processing == 3
     with pytest.raises(anthropic.AnthropicError, match="results_url"):
         ac.messages.batches.results(created.id)
@@ -309,7 +310,7 @@ def test_cli_batch_run_killed_mid_poll_resumes_and_completes(no_faults, tmp_path
             return False
 
     try:
-        until(submitted, timeout=120)
+        until(submitted, timeout=300)  # a fresh interpreter imports the SDKs first: slow on a busy machine
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -68,7 +68,7 @@ def test_breakeven_and_selfhost_cost_figures_show_s2s_range() -> None:
                                             big_model="72B", big_model_limit_tps=0.1,
                                             apis=["gemini-2.5-flash", "gpt-5.5"])
     labels = _labels(fig.axes[0])
-    assert "this machine at $0.0500/h" in labels
+    assert "this machine at $0.05/h" in labels
     assert any(lab.startswith("72B on a GPU, assumed 1,000 tokens/s → $1.11") for lab in labels)
     assert any(lab.startswith("GPT-5.5 API, this mix: $10.00") for lab in labels)
 
@@ -83,7 +83,7 @@ def test_bill_components_cache_breakeven_and_then_and_now() -> None:
     assert sum(p.get_width() for p in ax.patches[:3]) == pytest.approx(1.0)      # shares of the first bill
     first = bills["claude-opus-5-5"]
     assert ax.patches[0].get_width() == pytest.approx(first.items[0].usd / first.total)
-    assert any(t.get_text() == "$0.0280" for t in ax.texts)      # 2,000 x $4 + 50,000 x $0.20 + 500 x $20 per 1M
+    assert any(t.get_text() == "$0.028" for t in ax.texts)      # 2,000 x $4 + 50,000 x $0.20 + 500 x $20 per 1M
     breakevens = [pricing.cache_breakeven("claude-opus-5-5", "2026-12-01"),
                   pricing.cache_breakeven("claude-opus-5-5", "2026-12-01", long_retention=True)]
     fig = cost_figures.cache_breakeven_figure(breakevens, max_requests=6)

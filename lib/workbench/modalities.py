@@ -34,7 +34,8 @@ __all__ = [
 MODALITIES: tuple[str, ...] = ("text", "image", "audio", "video")
 
 #: Display order of providers (closed APIs first, then open weights).
-PROVIDER_ORDER: tuple[str, ...] = ("openai", "anthropic", "google", "meta", "alibaba", "huggingface")
+PROVIDER_ORDER: tuple[str, ...] = ("openai", "anthropic", "google", "meta", "alibaba", "huggingface", "zhipu", "allenai",
+                                   "opengvlab", "stability")
 
 
 def _modality_columns() -> list[str]:
