@@ -12,10 +12,10 @@ PORT    ?= 8787
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .DEFAULT_GOAL := report
-.PHONY: report test env lab serve evals record bench clean distclean help
+.PHONY: report test env lab serve evals record bench bench-ladder clean distclean help
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 env: $(VENV)/.installed  ## create .venv and install the workbench with everything it needs
 	@# the model files live inside .venv: assemble them again if they went missing or changed
@@ -53,6 +53,9 @@ record: env  ## run and record it as an archive (data/runs/ID/): make record ARG
 
 bench: env  ## benchmarks of the harness itself (overhead, concurrency, TTFT fidelity, resilience)
 	$(PY) benchmarks/harness.py $(ARGS)
+
+bench-ladder: env  ## benchmarks of the open-model ladder (decode vs bandwidth limit, slots, recording time)
+	$(PY) benchmarks/ladder.py $(ARGS)
 
 clean:  ## remove build products (keeps the environment and the results store)
 	rm -rf build figures/*.png figures/*.svg
