@@ -1,4 +1,4 @@
-"""workbench.suite and workbench.protocol_checks: parameters, run id, one real run that resumes, what ran;
+"""workbench.suite: parameters, run id, one real run that resumes, what ran;
 recorded runs read back from an archive recorded here.
 
 The real runs go through the local provider (a tiny needle grid; one item asked three times; three
@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from known_rows import MODELS, known_results
-from workbench import clients, evals, protocol_checks, suite
+from workbench import clients, evals, suite
 from workbench.catalog import UnknownNameError
 from workbench.evals import archive
 from workbench.params import ParameterError
@@ -121,25 +121,6 @@ def test_run_suite_on_the_local_provider_then_resumes(local_provider, tmp_path: 
     again = suite.run_suite(s, store=store, progress=False)
     assert again.requests == 0 and again.skipped == 2
     pd.testing.assert_frame_equal(first.results, again.results)
-
-
-def test_prompts_by_protocol_shows_what_the_local_model_reads(local_provider) -> None:
-    table = protocol_checks.prompts_by_protocol("arc_challenge", MODELS)
-    assert list(table["model"]) == MODELS and table["same_as_first"].all()  # one template for all protocols
-    assert (table["input_tokens"] > 50).all()
-    assert list(table["protocol"]) == [suite.PROTOCOLS[p] for p in ("openai", "anthropic", "google")]
-
-
-def test_repeat_check_asks_one_item_as_runs_of_its_own(local_provider, tmp_path: Path) -> None:
-    s = _settings(tasks=["arc_challenge"], limit=1, run_id="repeat-test")
-    table = protocol_checks.repeat_check(s, 2, store=tmp_path / "r.sqlite")
-    assert list(table["run_id"]) == ["repeat-test-repeat1", "repeat-test-repeat2"]
-    assert (table["outcome"] == "scored").all() and table["item_id"].nunique() == 1
-    assert table["same_as_first"].iloc[0]
-    with pytest.raises(ValueError, match="needle"):
-        protocol_checks.repeat_check(_settings(tasks=["needle"]))
-    with pytest.raises(ValueError, match="repeats"):
-        protocol_checks.repeat_check(s, 1)
 
 
 # --------------------------------------------------------------------------------------------

@@ -44,7 +44,6 @@ reverse)::
       latency.py            TTFT, inter-token latency, decode pace, throughput
       run_costs.py          cost per item and per correct answer (USD and compute time)
       behaviour.py          JSON-only compliance and needle-in-a-haystack
-      protocol_checks.py    protocol or engine: the prompt each protocol delivers, repeated requests
       reproduction.py       a published number reproduced, with a verdict
       # the claims ledger
       ledger.py             every claim of S0-S4 with a verdict; summary and figure

@@ -26,8 +26,7 @@ On the local backend of :func:`run_suite` every catalog model id is answered by 
 model through its provider's SDK and wire protocol: the numbers describe that model, never the frontier
 model whose id was sent. The tables built from a run live with their concept: :mod:`workbench.scoreboard`
 (accuracy), :mod:`workbench.latency`, :mod:`workbench.run_costs`, :mod:`workbench.behaviour`
-(JSON-only, needle), :mod:`workbench.comparisons` (paired tests, gaps) and
-:mod:`workbench.protocol_checks` (protocol vs engine).
+(JSON-only, needle) and :mod:`workbench.comparisons` (paired tests, gaps).
 """
 from __future__ import annotations
 
