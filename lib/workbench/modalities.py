@@ -42,13 +42,19 @@ def _modality_columns() -> list[str]:
     return [f"input_{m}" for m in MODALITIES]
 
 
-def models_with_modality_data(providers: Sequence[str] | str | None = None) -> list[str]:
+def models_with_modality_data(providers: Sequence[str] | str | None = None, *,
+                              articles_only: bool = False) -> list[str]:
     """Catalog model ids with at least one stated non-text input (image, audio or video: yes or no).
 
-    Models whose only known fact is a price (no modality stated) are left out. Order: provider
-    (:data:`PROVIDER_ORDER`), then catalog order.
+    Models whose only known fact is a price (no modality stated) are left out. ``articles_only`` keeps the
+    models the source articles describe (rows sourced S0-S4) and the local open models, leaving out the
+    rest of today's line-up (chapter 08 lists it). Order: provider (:data:`PROVIDER_ORDER`), then catalog
+    order.
     """
     table = catalog.models()
+    if articles_only:
+        from_articles = table["source_id"].astype(str).str.fullmatch(r"S[0-4]")
+        table = table[from_articles | table["model_id"].isin(catalog.local_models())]
     if providers is not None:
         table = table[table["provider"].isin(catalog.check_providers(providers, param="providers"))]
     media = [f"input_{m}" for m in MODALITIES if m != "text"]
@@ -68,8 +74,8 @@ def select_models(models: Sequence[str] | str | None = None,
     """Validate a notebook's ``models`` and ``providers`` parameters and return the model ids.
 
     Args:
-        models: catalog model ids, or None for every model with modality data
-            (:func:`models_with_modality_data`).
+        models: catalog model ids, or None for every model the articles describe with modality data, and
+            the local open models (:func:`models_with_modality_data` with ``articles_only``).
         providers: provider names to keep, or None for all.
 
     Raises:
@@ -79,7 +85,7 @@ def select_models(models: Sequence[str] | str | None = None,
     """
     wanted = None if providers is None else catalog.check_providers(providers, param="providers")
     if models is None:
-        ids = models_with_modality_data()
+        ids = models_with_modality_data(articles_only=True)
     else:
         ids = list(dict.fromkeys(catalog.check_models(models, param="models")))
     if wanted is not None:
