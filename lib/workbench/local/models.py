@@ -36,9 +36,9 @@ __all__ = [
 #: chapter 02 (OpenAI's API tour, default parameters) with each local model as the stand-in, on this 2-core
 #: machine while the ladder was being recorded (2026-12-01): SmolLM2-135M passed 3 of 12 answer checks in
 #: 81 s, Qwen2.5-Coder-0.5B 10 of 12 in 242 s, Qwen2.5-Coder-1.5B 9 of 12 in 281 s. The 0.5B makes the
-#: API chapters' answers right far more often, but three times slower would take the report past its
-#: 8-minute budget on 2 cores, so the default stays the fastest; a classroom that wants right answers
-#: sets ``WORKBENCH_STAND_IN=qwen2.5-coder-0.5b-instruct`` (README, "Which model answers").
+#: API chapters' answers right far more often at three times the time of every API chapter and every test
+#: that calls a frontier id; the default stays the fastest, and a classroom that wants right answers sets
+#: ``WORKBENCH_STAND_IN=qwen2.5-coder-0.5b-instruct`` (README, "Which model answers").
 DEFAULT_STAND_IN = "smollm2-135m-instruct"
 #: Environment variable naming the stand-in (a local model id), read when no ``stand_in`` is given.
 STAND_IN_ENV = "WORKBENCH_STAND_IN"
