@@ -147,9 +147,10 @@ def test_frontier_ids_are_answered_by_the_stand_in_which_comes_back_lazily(pool)
     finally:
         done.set()
         watcher.join()
-    # the admin API answered while the engine loaded: it saw the stand-in stopped, then (on a quick load the
-    # 50 ms samples may miss "starting") running, with the answer from the stand-in
-    assert backend == display_name(QWEN) and text and seen[0] == "stopped" and seen[-1] == "running"
+    # the admin API kept answering while the stand-in came back: its samples saw it starting, or (on a quick
+    # load the 50 ms samples may miss "starting") stopped and then running; the answer came from the stand-in
+    assert backend == display_name(QWEN) and text and seen[-1] == "running"
+    assert "starting" in seen or seen[0] == "stopped", seen
     an = anthropic.Anthropic(base_url=pool.base_url, api_key="local", max_retries=0)
     raw = an.messages.with_raw_response.create(model="claude-sonnet-4-6", max_tokens=2, messages=HI)
     assert raw.headers[HEADER] == display_name(QWEN) and raw.parse().model == "claude-sonnet-4-6"
