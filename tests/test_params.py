@@ -78,3 +78,13 @@ def test_parameter_error_is_a_value_error_with_its_parts() -> None:
     err = ParameterError("limit", "a whole number >= 1", -3)
     assert isinstance(err, ValueError) and (err.param, err.value) == ("limit", -3)
     assert str(err) == "limit: expected a whole number >= 1, got -3"
+
+
+def test_number_accepts_a_bound_and_infinity_never_nan() -> None:
+    assert params.number(0, "backoff") == 0.0 and params.number(float("inf"), "wait") == float("inf")
+    assert params.number(0.5, "timeout", minimum=0.001) == 0.5
+    for bad in (-1, float("nan"), True, "1", None):
+        with pytest.raises(ParameterError, match=r"^wait: expected a number >= 0"):
+            params.number(bad, "wait")
+    with pytest.raises(ParameterError, match=r"^timeout: expected a number >= 0.001, got 0"):
+        params.number(0, "timeout", minimum=0.001)

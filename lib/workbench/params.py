@@ -24,6 +24,7 @@ __all__ = [
     "fraction",
     "iso_date",
     "names",
+    "number",
     "positive",
     "probability",
     "tolerance",
@@ -96,6 +97,14 @@ def counts(value: Any, param: str, *, minimum: int = 1, maximum: int | None = No
         if not _is_int(v) or v < minimum or (maximum is not None and v > maximum):
             raise ParameterError(param, f"whole numbers >= {minimum}{top}", value)
     return [int(v) for v in out]
+
+
+def number(value: Any, param: str, *, minimum: float = 0.0) -> float:
+    """A number >= ``minimum`` (infinity allowed: a time-out or wait without end; NaN never)."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value)
+            or value < minimum):
+        raise ParameterError(param, f"a number >= {minimum:g}", value)
+    return float(value)
 
 
 def positive(value: Any, param: str) -> float:

@@ -247,13 +247,12 @@ def _check(limit: Any, seed: Any, max_tokens: Any, temperature: Any, poll_interv
     for value in (max_tokens.values() if isinstance(max_tokens, Mapping) else [max_tokens]):
         if value is not None:
             params.count(value, "max_tokens")
-    if temperature is not None and not (isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
-                                        and temperature >= 0):
-        raise params.ParameterError("temperature", "a number >= 0 or None", temperature)
+    if temperature is not None:
+        params.number(temperature, "temperature")
     if poll_interval is not None:
         params.positive(poll_interval, "poll_interval")
-    if wait is not None and (not isinstance(wait, (int, float)) or isinstance(wait, bool) or not wait >= 0):
-        raise params.ParameterError("wait", "a number of seconds >= 0 or None", wait)
+    if wait is not None:
+        params.number(wait, "wait")
 
 
 class _Collector:

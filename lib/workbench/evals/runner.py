@@ -66,7 +66,7 @@ from tenacity import (
 )
 from tqdm import tqdm
 
-from .. import catalog
+from .. import catalog, params
 from .archive_format import ArchiveWriter, archive_folder, served_by
 from .data import Item
 from .recording import CURRENT, Exchange, exchange_line
@@ -233,15 +233,6 @@ def _resolve_tasks(tasks: str | Task | Iterable[str | Task]) -> list[Task]:
     return [t if isinstance(t, Task) else get_task(t) for t in values]
 
 
-def _check_number(value: Any, param: str, *, minimum: float, integer: bool = False) -> Any:
-    """Raise ValueError naming ``param`` unless ``value`` is a number >= ``minimum``."""
-    ok_type = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, ok_type) or value < minimum:
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"{param} must be {kind} >= {minimum}, got {value!r}")
-    return value
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -259,28 +250,28 @@ def _local_note(answerers: Mapping[str, str | None]) -> str:
 
 def _check_arguments(limit: Any, seed: Any, max_attempts: Any, timeout: Any, backoff: Any, max_backoff: Any,
                      temperature: Any, concurrency: Any, max_tokens: Any) -> None:
-    """Raise ValueError naming the first bad argument of :func:`arun`."""
+    """Raise :class:`~workbench.params.ParameterError` (a ValueError) naming the first bad argument of :func:`arun`."""
     if limit is not None:
-        _check_number(limit, "limit", minimum=1, integer=True)
-    _check_number(seed, "seed", minimum=-(2**63), integer=True)
-    _check_number(max_attempts, "max_attempts", minimum=1, integer=True)
-    _check_number(timeout, "timeout", minimum=0.001)
-    _check_number(backoff, "backoff", minimum=0)
-    _check_number(max_backoff, "max_backoff", minimum=0)
+        params.count(limit, "limit")
+    params.count(seed, "seed", minimum=-(2**63))
+    params.count(max_attempts, "max_attempts")
+    params.number(timeout, "timeout", minimum=0.001)
+    params.number(backoff, "backoff")
+    params.number(max_backoff, "max_backoff")
     if temperature is not None:
-        _check_number(temperature, "temperature", minimum=0)
+        params.number(temperature, "temperature")
     if isinstance(concurrency, Mapping):
         catalog.check_providers(list(concurrency), param="concurrency")
         for v in concurrency.values():
-            _check_number(v, "concurrency", minimum=1, integer=True)
+            params.count(v, "concurrency")
     else:
-        _check_number(concurrency, "concurrency", minimum=1, integer=True)
+        params.count(concurrency, "concurrency")
     if isinstance(max_tokens, Mapping):
         for name, v in max_tokens.items():
             get_task(name)
-            _check_number(v, "max_tokens", minimum=1, integer=True)
+            params.count(v, "max_tokens")
     elif max_tokens is not None:
-        _check_number(max_tokens, "max_tokens", minimum=1, integer=True)
+        params.count(max_tokens, "max_tokens")
 
 
 async def arun(
