@@ -47,7 +47,7 @@ from .recording import SseSplitter
 from .runner import scored_row
 from .scorers import Score
 from .store import Store
-from .streams import Reply, redact
+from .streams import Reply, logprob_entry, redact
 from .tasks import TOKENIZER, Task, get_task, needle_task
 
 __all__ = ["Archive", "Parsed", "Replay", "available", "load", "reassemble", "replay", "to_store"]
@@ -177,7 +177,8 @@ def to_store(archive: str | Path | Archive, store: str | Path | None = None, *, 
              progress: bool = True) -> str:
     """Import an archive into a results store, re-scoring every reply with the current task scorers.
 
-    The store's copy of the run (same run id) is replaced.  Rows keep the recorded attempt numbers,
+    Replies recorded with token log-probabilities (in their stream's events) get their ``confidence``
+    again from those events.  The store's copy of the run (same run id) is replaced.  Rows keep the recorded attempt numbers,
     timings, usage and finish reasons; cost is recomputed at the archive's creation date; each row's
     ``archive_id`` names the archive.  A recorded reply whose item is no longer in its task, or whose
     scoring fails, becomes an ``error`` row (``error_kind="scoring"``) that says why.
@@ -205,8 +206,11 @@ def to_store(archive: str | Path | Archive, store: str | Path | None = None, *, 
         item = items.get(r.task, {}).get(r.item_id)
         if item is None:
             return f"item {r.item_id!r} is no longer in task {r.task!r}"
+        task = tasks[r.task]
+        logprobs = (reassemble(r.protocol, r.events).logprobs
+                    if task.confidence is not None and r.protocol in _PARSERS and r.events else None)
         try:
-            return tasks[r.task].score(item, r.text or "")
+            return task.score(item, r.text or "", logprobs)
         except Exception as exc:  # noqa: BLE001 (a scorer failure is reported on the row, never hidden)
             return redact(f"scoring failed: {type(exc).__name__}: {exc}")
 
@@ -254,6 +258,8 @@ class Parsed:
         ended: the protocol's end marker came (finish reason; Anthropic ``message_stop``).
         kinds: the kinds of events seen (e.g. ``role``, ``content``, ``finish``, ``usage``, ``done``;
             Anthropic event types).
+        logprobs: the token log-probabilities the events carried (OpenAI chat chunks' ``logprobs.content``,
+            one entry per generated token, as :attr:`~workbench.evals.streams.Reply.logprobs`), or None.
     """
 
     text: str = ""
@@ -262,6 +268,7 @@ class Parsed:
     output_tokens: int | None = None
     ended: bool = False
     kinds: set[str] = field(default_factory=set)
+    logprobs: list[dict[str, Any]] | None = None
 
 
 def _data(block: str) -> tuple[str | None, str]:
@@ -283,6 +290,10 @@ def _openai(obj: dict[str, Any], out: Parsed, parts: list[str]) -> None:
         if delta.get("content"):
             out.kinds.add("content")
             parts.append(delta["content"])
+        content = (choice.get("logprobs") or {}).get("content")
+        if content:
+            out.kinds.add("logprobs")
+            out.logprobs = (out.logprobs or []) + [logprob_entry(t) for t in content]
         if choice.get("finish_reason"):
             out.kinds.add("finish")
             out.finish_reason = choice["finish_reason"]

@@ -208,7 +208,8 @@ def _cost(model: str, reply: Reply, on: date) -> float | None:
 
 
 def scored_row(model: str, reply: Reply, score: Score, on: date) -> dict[str, Any]:
-    """The store columns of a scored reply: response, score, usage, timings, cost at the price on ``on``.
+    """The store columns of a scored reply: response, score, usage, timings, cost at the price on ``on``,
+    and the answer's ``confidence`` (from token log-probabilities; None without them).
 
     Used by the runner and by :func:`workbench.evals.archive.to_store` (recorded replies, re-scored).
     """
@@ -221,7 +222,7 @@ def scored_row(model: str, reply: Reply, score: Score, on: date) -> dict[str, An
         "output_tokens_counted": n_out, "ttft_s": reply.ttft_s,
         "itl_s": content / n_out if n_out else None,
         "tokens_per_s": n_out / reply.latency_s if reply.latency_s > 0 else None,
-        "latency_s": reply.latency_s, "cost_usd": _cost(model, reply, on),
+        "latency_s": reply.latency_s, "cost_usd": _cost(model, reply, on), "confidence": score.confidence,
     }
 
 
@@ -437,7 +438,8 @@ async def arun(
                             async with asyncio.timeout(timeout):
                                 reply = await stream_reply(client, model, prompt, max_tokens=s.max_tokens,
                                                            temperature=s.temperature, seed=s.seed,
-                                                           timeout=timeout, local=local)
+                                                           timeout=timeout, local=local,
+                                                           top_logprobs=s.top_logprobs)
                         except Exception as exc:  # recorded, then retried or given up
                             kind, retryable = classify_error(exc)
                             message = redact(f"{type(exc).__name__}: {exc}")[:2000]
@@ -448,7 +450,7 @@ async def arun(
                             CURRENT.reset(token)
                     async with scoring:
                         try:
-                            score = await asyncio.to_thread(task.score, item, reply.text)
+                            score = await asyncio.to_thread(task.score, item, reply.text, reply.logprobs)
                         except Exception as exc:
                             message = redact(f"scoring failed: {type(exc).__name__}: {exc}")
                             record({**base_row, "status": "error", "response": reply.text, "started_at": began,

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .. import catalog
-from .streams import DEFAULT_SEED
+from .streams import DEFAULT_SEED, LOGPROB_PROTOCOLS
 from .tasks import Task
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "LIVE_REASONING_CAP",
     "RequestSettings",
     "is_reasoning",
+    "protocol",
     "rejected_params",
     "request_settings",
     "settings_notes",
@@ -58,6 +59,7 @@ class RequestSettings:
         seed: sent seed (None: left out).
         omitted: parameters left out because the model rejects them.
         rejected: parameters the catalog says the model rejects (omitted on the live backend only).
+        top_logprobs: token alternatives asked per generated token (None: no log-probabilities).
     """
 
     max_tokens: int
@@ -66,6 +68,7 @@ class RequestSettings:
     seed: int | None
     omitted: tuple[str, ...] = ()
     rejected: tuple[str, ...] = ()
+    top_logprobs: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (for the run config and the archive manifest)."""
@@ -76,6 +79,14 @@ def rejected_params(model: str) -> frozenset[str]:
     """Parameters ``model`` rejects, from ``catalog.rejected_params`` (empty while the catalog has none)."""
     lookup = getattr(catalog, "rejected_params", None)
     return frozenset(lookup(model)) if lookup is not None else frozenset()
+
+
+def protocol(model: str) -> str:
+    """The API protocol the harness uses for ``model``: its provider's (``openai``, ``anthropic``,
+    ``google``), and ``openai`` for the open models of the local ladder (as ``workbench.clients`` does)."""
+    if model in catalog.local_models():
+        return "openai"
+    return catalog.provider_of(model)
 
 
 def _row(model: str) -> pd.Series:
@@ -127,7 +138,11 @@ def request_settings(task: Task, model: str, backend: str, *, max_tokens: int | 
                         or (p == "seed" and seed is not None))
         temperature = None if "temperature" in rejected else temperature
         seed = None if "seed" in rejected else seed
-    return RequestSettings(cap, source, temperature, seed, omitted, rejected)
+    top = task.top_logprobs
+    if top is not None and (protocol(model) not in LOGPROB_PROTOCOLS or "logprobs" in rejected_params(model)
+                            or (backend == "live" and is_reasoning(model))):
+        omitted, top = (*omitted, "logprobs"), None
+    return RequestSettings(cap, source, temperature, seed, omitted, rejected, top)
 
 
 def _join(values: Iterable[str]) -> str:
@@ -164,6 +179,14 @@ def settings_notes(settings: Mapping[tuple[str, str], RequestSettings], backend:
     for (_task, model), s in settings.items():
         for p in s.rejected:
             rejected.setdefault(model, set()).add(p)
+    no_logprobs = sorted({m for (_t, m), s in settings.items() if "logprobs" in s.omitted})
+    if no_logprobs:
+        notes.append(f"token log-probabilities not asked of {', '.join(no_logprobs)} (its protocol gives none in a "
+                     "stream here, or it rejects them): their confidence is empty")
+    asked = sorted({f"{t} (top {s.top_logprobs})" for (t, _m), s in settings.items() if s.top_logprobs is not None})
+    if asked:
+        notes.append(f"token log-probabilities asked for {', '.join(asked)}: each reply's confidence is the "
+                     "probability of its answer at the answer token")
     for model, params in sorted(rejected.items()):
         if backend == "live":
             notes.append(f"{model} rejects {_join(params)} (catalog): left out of its requests, so it "

@@ -8,8 +8,11 @@ Tables:
 * ``results``: one row per attempt: run id, task, item id, model, backend, attempt, provider,
   prompt hash, status (``ok`` or ``error``), response, extracted answer, score, details (JSON),
   usage tokens (provider's), output tokens counted by ``tokenizer``, TTFT, ITL, output tokens/s,
-  total latency, cost, start and end times, error kind and message, and the run archive the row was
-  recorded into or imported from (``archive_id``; NULL for a run that was not recorded);
+  total latency, cost, start and end times, error kind and message, the run archive the row was
+  recorded into or imported from (``archive_id``; NULL for a run that was not recorded), and the
+  answer's ``confidence`` (the probability the model gave the answer it gave, 0-1, from token
+  log-probabilities; NULL when they were not asked for or the reply gave no answer; the options'
+  probabilities are in ``details["option_probs"]``);
 * ``batches``: one row per provider batch of a batch run (:mod:`workbench.evals.batch`): run id, model,
   backend, provider, batch id, the provider's last state, the items it carries (JSON: custom id ->
   task, item id, prompt hash), submitted and finished (results stored) times.
@@ -17,7 +20,7 @@ Tables:
 Every row is committed as soon as it is written (WAL journal), so a run killed with SIGKILL loses
 only the requests in flight; the runner then skips items that already have an ``ok`` row with the
 same prompt hash.  Notebooks read the store through :func:`load_results` and :func:`summarize`.
-A store written before the ``archive_id`` column existed gains it when opened.
+A store written before the ``archive_id`` or ``confidence`` column existed gains it when opened.
 """
 from __future__ import annotations
 
@@ -84,6 +87,7 @@ CREATE TABLE IF NOT EXISTS results (
     error_kind             TEXT,
     error                  TEXT,
     archive_id             TEXT,
+    confidence             REAL,
     PRIMARY KEY (run_id, task, item_id, model, backend, attempt)
 );
 CREATE INDEX IF NOT EXISTS results_ok ON results (run_id, task, model, backend, status);
@@ -106,7 +110,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "run_id", "task", "item_id", "model", "backend", "attempt", "provider", "prompt_hash", "status",
     "response", "extracted", "score", "details", "input_tokens", "output_tokens",
     "output_tokens_counted", "tokenizer", "ttft_s", "itl_s", "tokens_per_s", "latency_s", "cost_usd",
-    "started_at", "finished_at", "error_kind", "error", "archive_id",
+    "started_at", "finished_at", "error_kind", "error", "archive_id", "confidence",
 )
 
 #: Finish reasons that mean "stopped by the output cap" in the three protocols (OpenAI ``length``,
@@ -162,10 +166,10 @@ class Store:
     def _migrate(self) -> None:
         """Add the columns a store written by an older version lacks."""
         have = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
-        for col in ("archive_id",):
+        for col, kind in (("archive_id", "TEXT"), ("confidence", "REAL")):
             if col not in have:
                 try:
-                    self._db.execute(f"ALTER TABLE results ADD COLUMN {col} TEXT")
+                    self._db.execute(f"ALTER TABLE results ADD COLUMN {col} {kind}")
                 except sqlite3.OperationalError as exc:  # another process added it meanwhile
                     if "duplicate column" not in str(exc):
                         raise
@@ -336,7 +340,8 @@ def load_results(run_id: str | Iterable[str] | None = None, path: str | Path | N
     For each (run, task, model, backend, item) in the plan: the last ``ok`` attempt if there is
     one (``outcome = "scored"``), else the last failed attempt (``outcome = "failed"``), else no
     attempt yet (``outcome = "pending"``).  Columns: the ``results`` columns, ``stratum``,
-    ``attempts`` (how many were made) and ``outcome``; ``details`` is parsed from JSON.
+    ``attempts`` (how many were made) and ``outcome``; ``details`` is parsed from JSON; ``confidence``
+    is a float (NaN where not recorded).
     """
     where, params = _where(run_id)
     pwhere, _ = _where(run_id, alias="p.")
@@ -362,6 +367,7 @@ def load_results(run_id: str | Iterable[str] | None = None, path: str | Path | N
     df["outcome"] = np.select([df["status"] == "ok", df["status"] == "error"],
                               ["scored", "failed"], "pending")
     df["details"] = [json.loads(d) if isinstance(d, str) and d else {} for d in df["details"]]
+    df["confidence"] = pd.to_numeric(df["confidence"], errors="coerce").astype(float)
     return df
 
 

