@@ -250,7 +250,8 @@ def summary(policies: pd.DataFrame, confidence: float = 0.95, by_task: bool = Tr
 
 def frontier(table: pd.DataFrame, cost: str = "usd_per_1k") -> pd.DataFrame:
     """``table`` (:func:`summary`) with ``on_frontier``: no other policy of the same task is at least as
-    accurate for at most the cost, and strictly better on one of the two (ties keep both).
+    accurate for at most the cost, and strictly better on one of the two (ties keep both).  The oracle
+    (kind ``oracle``: it knows the outcomes) is a ceiling, never on the frontier nor dominating.
 
     Args:
         cost: the cost column, ``usd_per_1k`` or ``seconds_per_1k``.
@@ -261,6 +262,8 @@ def frontier(table: pd.DataFrame, cost: str = "usd_per_1k") -> pd.DataFrame:
     flags = pd.Series(False, index=out.index)
     parts = out.groupby("task", sort=False) if "task" in out else [(None, out)]
     for _, g in parts:
+        if "kind" in g:
+            g = g[g["kind"] != "oracle"]
         acc, c = g["accuracy"].to_numpy(float), g[cost].to_numpy(float)
         for i, idx in enumerate(g.index):
             dominated = np.any((acc >= acc[i]) & (c <= c[i]) & ((acc > acc[i]) | (c < c[i])))
