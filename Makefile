@@ -12,10 +12,12 @@ PORT    ?= 8787
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .DEFAULT_GOAL := report
-.PHONY: report test env lab serve evals record bench bench-ladder clean distclean help
+.PHONY: report test env lab serve evals record bench bench-ladder student clean distclean help
 
-help:  ## list the targets
+help:  ## list the targets and the chapters (from notebooks/chapters.toml)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@echo
+	@$(PY) -m workbench.chapters help 2>/dev/null || echo "chapters: see notebooks/chapters.toml (make env first to list them here)"
 
 env: $(VENV)/.installed  ## create .venv and install the workbench with everything it needs
 	@# the model files live inside .venv: assemble them again if they went missing or changed
@@ -56,6 +58,9 @@ bench: env  ## benchmarks of the harness itself (overhead, concurrency, TTFT fid
 
 bench-ladder: env  ## benchmarks of the open-model ladder (decode vs bandwidth limit, slots, recording time)
 	$(PY) benchmarks/ladder.py $(ARGS)
+
+student: env  ## write build/student/ (chapters without solutions or outputs) and build/teacher/ (solutions kept)
+	$(PY) -m workbench.teaching copies
 
 clean:  ## remove build products (keeps the environment and the results store)
 	rm -rf build figures/*.png figures/*.svg
