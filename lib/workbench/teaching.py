@@ -10,7 +10,8 @@
 
 The copies hold no data: they run in the project's kernel ("Python 3 (workbench)", the ``.venv`` with the
 workbench installed in editable mode), which finds ``data/``, the recorded runs, the models and the registry
-through :mod:`workbench.paths`, wherever the notebook file sits (``.venv/bin/jupyter lab build/student``).
+through :mod:`workbench.paths`, wherever the notebook file sits (``.venv/bin/jupyter lab build/student``
+once ``make lab`` has installed JupyterLab).
 Figures a copy saves go to the repository's ``figures/``, as the chapters' own do.
 
 An exercise is four cells in order (see ``docs/teaching.md``): markdown tagged ``exercise`` headed
@@ -63,7 +64,8 @@ _STUDENT_README = """# Student copies of the workbook's chapters
 Written by `make student` from `notebooks/`: the solutions are removed and every output is cleared.
 Open them with the project's kernel, which finds the data, models and library in the repository:
 
-    .venv/bin/jupyter lab build/student        # or: make lab, then open this folder
+    make lab                                  # once: installs JupyterLab and the kernel (Ctrl-C to stop it)
+    .venv/bin/jupyter lab build/student       # add --allow-root when running as root
 
 Run a chapter top to bottom: it runs offline, with no API key. At its end, each exercise has a cell with a
 `...` gap: fill it in, run it, then run the check cell below it, which says `correct` or gives a hint.
