@@ -256,8 +256,8 @@ def frontier(table: pd.DataFrame, cost: str = "usd_per_1k") -> pd.DataFrame:
     Args:
         cost: the cost column, ``usd_per_1k`` or ``seconds_per_1k``.
     """
-    params.columns(table, ["policy", "accuracy", cost], "table")
     params.choice(cost, "cost", ["usd_per_1k", "seconds_per_1k"])
+    params.columns(table, ["policy", "accuracy", cost], "table")
     out = table.copy()
     flags = pd.Series(False, index=out.index)
     parts = out.groupby("task", sort=False) if "task" in out else [(None, out)]
