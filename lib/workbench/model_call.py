@@ -25,7 +25,6 @@ Example::
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from typing import Any
 
 from . import params
 
-__all__ = ["Answer", "Messages", "ask", "messages_of", "protocol_of", "token_probability"]
+__all__ = ["Answer", "Messages", "ask", "messages_of", "protocol_of"]
 
 #: The response header naming the model that answered on the local provider.
 ANSWERED_BY_HEADER = "x-workbench-backend-model"
@@ -54,7 +53,8 @@ class Answer:
         answered_by: the model that produced the reply (local: the gateway's header; live: the reply's model).
         finish_reason: the provider's stop reason.
         usage: the SDK's usage object (price it with :mod:`workbench.pricing`).
-        top_logprobs: per generated token, ``{token: logprob}`` of the alternatives (OpenAI protocol, when asked).
+        logprobs: per generated token, OpenAI's shape ``{"token", "logprob", "top_logprobs": [{"token",
+            "logprob"}, ...]}`` (OpenAI protocol, when asked; what :mod:`workbench.evals.scorers` reads).
     """
 
     model: str
@@ -66,7 +66,7 @@ class Answer:
     answered_by: str
     finish_reason: str | None = None
     usage: Any = field(default=None, repr=False, compare=False)
-    top_logprobs: tuple[dict[str, float], ...] | None = field(default=None, repr=False)
+    logprobs: tuple[dict[str, Any], ...] | None = field(default=None, repr=False)
 
     def json(self) -> Any:
         """The reply parsed as JSON; ``ValueError`` saying what came back when it is not JSON."""
@@ -120,13 +120,14 @@ def _openai(client: Any, model: str, turns: list[dict[str, str]], system: str | 
     choice = reply.choices[0]
     probs = None
     if top_logprobs is not None and choice.logprobs is not None and choice.logprobs.content is not None:
-        probs = tuple({alt.token: alt.logprob for alt in tok.top_logprobs} | {tok.token: tok.logprob}
+        probs = tuple({"token": tok.token, "logprob": tok.logprob,
+                       "top_logprobs": [{"token": alt.token, "logprob": alt.logprob} for alt in tok.top_logprobs]}
                       for tok in choice.logprobs.content)
     usage = reply.usage
     return reply, _header(raw) or reply.model, {
         "text": choice.message.content or "", "finish_reason": choice.finish_reason, "usage": usage,
         "input_tokens": getattr(usage, "prompt_tokens", None), "output_tokens": getattr(usage, "completion_tokens", None),
-        "top_logprobs": probs}
+        "logprobs": probs}
 
 
 def _anthropic(client: Any, model: str, turns: list[dict[str, str]], system: str | None, max_tokens: int,
@@ -147,7 +148,7 @@ def _anthropic(client: Any, model: str, turns: list[dict[str, str]], system: str
     usage = reply.usage
     return reply, _header(raw) or reply.model, {
         "text": text, "finish_reason": reply.stop_reason, "usage": usage,
-        "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "top_logprobs": None}
+        "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "logprobs": None}
 
 
 def _gemini(client: Any, model: str, turns: list[dict[str, str]], system: str | None, max_tokens: int,
@@ -179,7 +180,7 @@ def _gemini(client: Any, model: str, turns: list[dict[str, str]], system: str | 
     return reply, by or reply.model_version or model, {
         "text": text, "finish_reason": None if finish is None else str(finish), "usage": meta,
         "input_tokens": meta.prompt_token_count if meta is not None else None, "output_tokens": out,
-        "top_logprobs": None}
+        "logprobs": None}
 
 
 _CALLS = {"openai": _openai, "anthropic": _anthropic, "google": _gemini}
@@ -228,17 +229,3 @@ def ask(client: Any, model: str, prompt: Messages, *, max_tokens: int, system: s
                                   top_logprobs, timeout)
     seconds = time.perf_counter() - start
     return Answer(model=model, provider=provider, seconds=seconds, answered_by=str(by), **got)
-
-
-def token_probability(alternatives: Mapping[str, float], words: Sequence[str]) -> float:
-    """Summed probability of the alternatives whose token starts one of ``words`` (case and spaces ignored).
-
-    ``alternatives`` is one entry of :attr:`Answer.top_logprobs`; a token matches a word when, stripped and
-    lower-cased, it is a non-empty prefix of that word (``"UN"`` of ``"unsafe"``).
-    """
-    total = 0.0
-    for token, logprob in alternatives.items():
-        t = token.strip().lower()
-        if t and any(w.lower().startswith(t) for w in words):
-            total += math.exp(logprob)
-    return total
