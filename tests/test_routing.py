@@ -184,3 +184,29 @@ def test_the_oracle_takes_the_cheap_model_exactly_when_it_is_right() -> None:
     assert (pol["handled_by"] == np.where(wide[f"correct|{CHEAP}"].astype(bool), CHEAP, TOP)).all()
     either = wide[f"correct|{CHEAP}"].astype(bool) | wide[f"correct|{TOP}"].astype(bool)
     assert pol["correct"].mean() == pytest.approx(either.mean())
+
+
+def test_standard_policies_put_every_router_beside_every_single_model_on_test_items(ladder: tuple) -> None:
+    items, prompts, split = ladder
+    pol = routing.standard_policies(items, prompts, split, CHEAP, TOP, thresholds=[0.4, 0.6])
+    assert list(dict.fromkeys(pol["policy"])) == [f"always {TOP}", f"always {CHEAP}", "route by task",
+                                                  "learned router (p >= 0.4)", "learned router (p >= 0.6)",
+                                                  "oracle router"]
+    for _, g in pol.groupby("policy"):
+        assert _pairs(g) == _pairs(split.test)  # judged on the test items only, each of them
+    saved = cq.savings_against(pol, n_boot=200)
+    assert set(saved["baseline"]) == {f"always {TOP}"}  # the most accurate single model
+    assert f"always {TOP}" not in set(saved["policy"])
+
+
+def test_a_live_run_goes_through_the_same_calls_priced_by_usage() -> None:
+    """Frontier model ids and priced usage (``cost_usd``), as a recorded live run stores them."""
+    live = results_frame(models=("gpt-4o-mini", "gpt-4o"), n=30).assign(backend="live")
+    live["cost_usd"] = live["latency_s"] * np.where(live["model"] == "gpt-4o", 2e-4, 1e-5)
+    items = cq.item_outcomes(live, cost="usage")
+    split = routing.split_items(cq.paired_keys(items, ["gpt-4o-mini", "gpt-4o"]), seed=2)
+    table = routing.fit_task_table(items, split, ["gpt-4o-mini", "gpt-4o"], tolerance_pts=100)
+    pol = pd.concat([routing.route_by_task(items, table, keys=split.test),
+                     cq.single(items, "gpt-4o", keys=split.test)])
+    saved = cq.savings(pol, "route by task", "always gpt-4o", by_task=False).iloc[0]
+    assert saved["saving"] == pytest.approx(1 - 1e-5 / (4 * 2e-4))  # every item to the mini (a quarter of the time)

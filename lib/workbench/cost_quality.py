@@ -50,6 +50,7 @@ __all__ = [
     "pick",
     "policy_frame",
     "savings",
+    "savings_against",
     "shares",
     "single",
     "summary",
@@ -372,3 +373,16 @@ def _paired_interval(statistic: Any, x: np.ndarray, y: np.ndarray | None, level:
     res = scipy_stats.bootstrap(data, statistic, paired=True, vectorized=True, n_resamples=n_boot,
                                 confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def savings_against(policies: pd.DataFrame, baseline: str | None = None, **kwargs: Any) -> pd.DataFrame:
+    """:func:`savings` of every other policy against ``baseline`` (default: the single-model policy with
+    the highest accuracy over all its items, :func:`best_single`), one table; ``kwargs`` go to
+    :func:`savings` (``cost``, ``confidence``, ``n_boot``, ``seed``, ``by_task``)."""
+    _check_policies(policies)
+    if baseline is None:
+        baseline = best_single(summary(policies, by_task=False))
+    names = [p for p in dict.fromkeys(policies["policy"]) if p != baseline]
+    if not names:
+        raise ParameterError("policies", f"a policy besides the baseline {baseline!r}", list(dict.fromkeys(policies["policy"])))
+    return pd.concat([savings(policies, p, baseline, **kwargs) for p in names], ignore_index=True)

@@ -17,6 +17,7 @@ them side by side.
   :func:`route_learned` sends an item to the cheap model when that probability reaches a threshold,
   else to the strong one, on the test items.  :meth:`LearnedRouter.quality` says how well it predicts.
 * :func:`oracle` is the ceiling no router can pass: the cheap model exactly when it is right.
+* :func:`standard_policies` builds all of them at once on the test items, beside every single model.
 
 Typical use::
 
@@ -50,6 +51,7 @@ from .cost_quality import (
     paired_keys,
     pick,
     policy_frame,
+    single,
     wide_outcomes,
 )
 from .evals import tasks as eval_tasks
@@ -67,6 +69,7 @@ __all__ = [
     "route_by_task",
     "route_learned",
     "split_items",
+    "standard_policies",
 ]
 
 #: The numeric prompt features of :func:`prompt_features` (the task is added as a category).
@@ -400,3 +403,31 @@ def oracle(items: pd.DataFrame, cheap: str, strong: str, *, keys: pd.DataFrame |
     return policy_frame(name, "oracle", wide, chosen, pick(wide, chosen, "correct"), pick(wide, chosen, "seconds"),
                    pick(wide, chosen, "usd"), [1] * len(wide))
 
+
+
+def standard_policies(items: pd.DataFrame, prompts: pd.DataFrame, split: Split, cheap: str, strong: str, *,
+                      singles: Sequence[str] | None = None, tolerance_pts: float = 0.0,
+                      thresholds: Sequence[float] = (0.5,), words: int = 200) -> pd.DataFrame:
+    """Every router of this module on the TEST items of ``split``, beside each single model.
+
+    Policies: ``always <model>`` for each of ``singles`` (default every model of ``items``; each on the
+    test items it answered), ``route by task`` (:func:`fit_task_table` over ``singles`` on the train
+    items, with ``tolerance_pts``), ``learned router (p >= t)`` for each threshold (:func:`fit_router`
+    between ``cheap`` and ``strong``) and ``oracle router``.
+
+    Returns:
+        A policy frame (:data:`workbench.cost_quality.POLICY_COLUMNS`).
+    """
+    singles = check_models(items, list(dict.fromkeys(items["model"])) if singles is None else singles, "singles")
+    test = split.test[ITEM_KEYS]
+    frames = []
+    for m in singles:
+        answered = test.merge(paired_keys(items, [m]), on=ITEM_KEYS)
+        if len(answered):
+            frames.append(single(items, m, keys=answered))
+    table = fit_task_table(items, split, singles, tolerance_pts)
+    frames.append(route_by_task(items, table, keys=test[test["task"].isin(list(table))]))
+    router = fit_router(items, prompts, split, cheap, strong, words=words)
+    frames += [route_learned(items, router, prompts, t) for t in params.as_list(thresholds)]
+    frames.append(oracle(items, cheap, strong, keys=test.merge(paired_keys(items, [cheap, strong]), on=ITEM_KEYS)))
+    return pd.concat(frames, ignore_index=True)
