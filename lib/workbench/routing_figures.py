@@ -46,6 +46,30 @@ def _cost_axis(ax: plt.Axes, cost: str) -> None:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.si(v)))
 
 
+def _label(ax: plt.Axes, rows: pd.DataFrame, cost: str, gap_pt: float = 9.0) -> None:
+    """Each policy's name right of its point (policies on one point share a label), moved down just enough
+    that labels near each other do not overlap."""
+    ax.autoscale_view()
+    points = []
+    for (x, y), g in rows.groupby([rows[cost].round(12), rows["accuracy"].round(12)], sort=False):
+        names = list(g["policy"].astype(str))
+        px, py = ax.transData.transform((x, 100 * y))
+        points.append((px, py, x, 100 * y, names))
+    scale = 72.0 / ax.figure.dpi  # pixels -> points
+    placed: list[tuple[float, float, int]] = []  # (x px, y px of the label's top, lines)
+    for px, py, x, y, names in sorted(points, key=lambda p: -p[1]):
+        top = py + len(names) * gap_pt / scale / 2
+        for qx, qtop, lines in placed:
+            bottom = qtop - lines * gap_pt / scale
+            if abs(px - qx) < 110 / scale and top > bottom:
+                top = bottom
+        placed.append((px, top, len(names)))
+        shift = (top - (py + len(names) * gap_pt / scale / 2)) * scale
+        ax.annotate("\n".join(names), (x, y), xytext=(6, shift), textcoords="offset points", fontsize=7,
+                    color="#333333", va="center", arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "lw": 0.5}
+                    if shift < -1 else None)
+
+
 def plot_frontier(table: pd.DataFrame, *, title: str, source: str, cost: str = "usd_per_1k",
                   label_policies: bool = True) -> plt.Figure:
     """Accuracy (Wilson interval) against cost per 1,000 items, a panel per task, frontier joined.
@@ -83,15 +107,13 @@ def plot_frontier(table: pd.DataFrame, *, title: str, source: str, cost: str = "
         front = rows[rows["on_frontier"]].sort_values(cost)
         if len(front) > 1:
             ax.plot(front[cost], 100 * front["accuracy"], color="#333333", lw=1, ls="--", zorder=0)
+        ax.margins(x=0.25)
         if label_policies:
-            for (x, y), g in rows.groupby([rows[cost].round(12), rows["accuracy"].round(12)], sort=False):
-                ax.annotate("\n".join(g["policy"].astype(str)), (x, 100 * y), xytext=(6, 0),
-                            textcoords="offset points", fontsize=7, color="#333333", va="center")
+            _label(ax, rows, cost)
         ax.set_title(str(task) if task is not None else "all items", fontsize=10)
         ax.set_ylabel("accuracy % (interval)")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.pct(v)))
         _cost_axis(ax, cost)
-        ax.margins(x=0.25)
     present = [k for k in KIND_STYLE if k in set(table["kind"])]
     handles = [Line2D([], [], marker=KIND_STYLE[k][0], color=KIND_STYLE[k][1], ls="", label=KIND_STYLE[k][2])
                for k in present] + [Line2D([], [], color="#333333", ls="--", label="frontier (not dominated)")]
