@@ -129,7 +129,8 @@ def test_every_task_names_the_benchmark_it_measures() -> None:
     known = set(catalog.benchmarks()["benchmark"])
     expected = {"mmlu": "MMLU", "arc_challenge": "ARC-Challenge", "hellaswag": "HellaSwag", "gsm8k": "GSM8K",
                 "math500": "MATH", "humaneval": "HumanEval", "humaneval_evalplus": "HumanEval", "humaneval_qwen": "HumanEval",
-                "mbpp": "MBPP", "mmlu_direct": "MMLU", "arc_direct": "ARC-Challenge", "json_only": None, "needle": None}
+                "mbpp": "MBPP", "mmlu_direct": "MMLU", "arc_direct": "ARC-Challenge", "json_only": None, "needle": None,
+                "safety_guard": None}
     assert {name: get_task(name).benchmark for name in tasks.TASK_NAMES} == expected
     for name, bench in expected.items():
         assert bench is None or bench in known or bench in NOT_IN_CATALOG_YET, (name, bench)
