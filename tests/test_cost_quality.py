@@ -97,12 +97,13 @@ def test_summary_counts_a_person_apart_from_accuracy() -> None:
 
 def test_frontier_marks_only_non_dominated_policies_and_never_the_oracle() -> None:
     table = pd.DataFrame({
-        "policy": ["cheap", "dear", "dominated", "tie", "oracle"],
-        "kind": ["single", "single", "router", "router", "oracle"],
-        "accuracy": [0.3, 0.6, 0.5, 0.6, 0.9], "usd_per_1k": [1.0, 5.0, 6.0, 5.0, 0.5],
-        "seconds_per_1k": [1, 5, 6, 5, 1]})
+        "policy": ["cheap", "dear", "dominated", "tie", "oracle", "half to a person"],
+        "kind": ["single", "single", "router", "router", "oracle", "escalation"],
+        "accuracy": [0.3, 0.6, 0.5, 0.6, 0.9, 0.95], "usd_per_1k": [1.0, 5.0, 6.0, 5.0, 0.5, 0.5],
+        "seconds_per_1k": [1, 5, 6, 5, 1, 1], "person_share": [0, 0, 0, 0, 0, 0.5]})
     marked = cq.frontier(table).set_index("policy")["on_frontier"]
-    assert marked.to_dict() == {"cheap": True, "dear": True, "dominated": False, "tie": True, "oracle": False}
+    assert marked.to_dict() == {"cheap": True, "dear": True, "dominated": False, "tie": True, "oracle": False,
+                                "half to a person": False}
     with pytest.raises(ParameterError, match="cost"):
         cq.frontier(table, cost="euros")
 

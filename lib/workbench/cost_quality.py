@@ -207,8 +207,9 @@ def single(items: pd.DataFrame, model: str, name: str | None = None, keys: pd.Da
     wide = wide_outcomes(items, [model], keys)
     if wide[f"correct|{model}"].isna().any():
         raise ParameterError("keys", f"items that {model} answered", "items it did not answer")
-    return policy_frame(name or f"always {model}", "single", wide, [model] * len(wide), wide[f"correct|{model}"].astype(float),
-                   wide[f"seconds|{model}"], wide[f"usd|{model}"], [1] * len(wide))
+    return policy_frame(name or f"always {model}", "single", wide, [model] * len(wide),
+                        wide[f"correct|{model}"].astype(float), wide[f"seconds|{model}"], wide[f"usd|{model}"],
+                        [1] * len(wide))
 
 
 def _check_policies(policies: pd.DataFrame) -> pd.DataFrame:
@@ -252,7 +253,8 @@ def summary(policies: pd.DataFrame, confidence: float = 0.95, by_task: bool = Tr
 def frontier(table: pd.DataFrame, cost: str = "usd_per_1k") -> pd.DataFrame:
     """``table`` (:func:`summary`) with ``on_frontier``: no other policy of the same task is at least as
     accurate for at most the cost, and strictly better on one of the two (ties keep both).  The oracle
-    (kind ``oracle``: it knows the outcomes) is a ceiling, never on the frontier nor dominating.
+    (kind ``oracle``: it knows the outcomes) is a ceiling, and a policy that hands items to a person
+    (``person_share`` > 0) answers fewer items: neither is ever on the frontier nor dominates another.
 
     Args:
         cost: the cost column, ``usd_per_1k`` or ``seconds_per_1k``.
@@ -265,6 +267,8 @@ def frontier(table: pd.DataFrame, cost: str = "usd_per_1k") -> pd.DataFrame:
     for _, g in parts:
         if "kind" in g:
             g = g[g["kind"] != "oracle"]
+        if "person_share" in g:
+            g = g[~(g["person_share"] > 0)]
         acc, c = g["accuracy"].to_numpy(float), g[cost].to_numpy(float)
         for i, idx in enumerate(g.index):
             dominated = np.any((acc >= acc[i]) & (c <= c[i]) & ((acc > acc[i]) | (c < c[i])))
