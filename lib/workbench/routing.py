@@ -144,6 +144,7 @@ def split_items(keys: pd.DataFrame, test_share: float = 0.5, seed: int = 0) -> S
                                  f"({len(ranked)} items)", test_share)
         test.append(ranked.iloc[:k][ITEM_KEYS])
         train.append(ranked.iloc[k:][ITEM_KEYS])
+
     def order(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.concat(parts).sort_values(ITEM_KEYS, kind="stable").reset_index(drop=True)
 
