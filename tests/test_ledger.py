@@ -231,3 +231,100 @@ def test_a_live_archive_gives_a_measured_verdict_and_a_local_one_only_the_method
     row = after.loc["s4_json_claude"]
     assert row["verdict"] == "measured" and row["archive"] == "live-demo"
     assert "100 %" in row["finding"] and f"{len(items)} replies" in row["evidence"]
+
+
+# --------------------------------------------------------------------------------------------
+# Production patterns: S1's router savings and S3's metrics and hand-off, from per-item outcomes
+# --------------------------------------------------------------------------------------------
+def test_a_claimed_bound_is_judged_by_the_whole_interval() -> None:
+    from workbench.ledger_patterns import _bound_verdict
+
+    assert _bound_verdict(60, 61, 70, "at least") == "consistent"
+    assert _bound_verdict(60, 20, 59, "at least") == "contradicted"
+    assert _bound_verdict(60, 50, 65, "at least") == "not distinguishable"
+    assert _bound_verdict(80, 20, 79, "at most") == "consistent"
+    assert _bound_verdict(80, 81, 90, "at most") == "contradicted"
+    assert _bound_verdict(80, 75, 85, "at most") == "not distinguishable"
+    assert _bound_verdict(80, float("nan"), 85, "at most") == "not distinguishable"
+
+
+def test_s1_router_saving_is_measured_on_the_ladder_and_says_so(table: pd.DataFrame) -> None:
+    for claim_id in ("s1_router_saving_low", "s1_router_saving_high"):
+        row = table.loc[claim_id]
+        assert row["verdict"] in ("consistent", "contradicted", "not distinguishable"), claim_id
+        assert row["archive"].startswith("ladder-") and "not the models the article names" in row["finding"]
+        assert "learned router" in row["evidence"] and "oracle router" in row["evidence"]
+        assert "at S1's own prices" in row["evidence"] and "GPT-4o mini" in row["evidence"]
+        assert "make record BACKEND=live" in row["settle"]
+    low = table.loc["s1_router_saving_low"]
+    assert f"'at least {catalog.claim('s1_router_saving_low'):.0f} %'" in low["finding"]
+    assert f"{low['derived']:.0f} %" in low["finding"]
+
+
+def test_without_a_pattern_run_the_router_claim_keeps_the_price_arithmetic(tmp_path: Path) -> None:
+    rows = ledger.ledger(sources=["S1", "S3"], kinds=["cost", "recommendation"], runs=tmp_path).set_index("claim_id")
+    low = rows.loc["s1_router_saving_low"]
+    assert low["verdict"] == "unverifiable offline" and "GPT-4o mini" in low["finding"]
+    assert rows.loc["s3_metrics", "verdict"] == "unverifiable offline"
+    handoff = rows.loc["s3_handoff"]
+    assert handoff["verdict"] == "unverifiable offline" and "log-probabilities" in handoff["settle"]
+
+
+def test_s3_metrics_hold_against_the_measured_ladder(table: pd.DataFrame) -> None:
+    row = table.loc["s3_metrics"]
+    assert row["verdict"] in ("consistent", "contradicted", "not distinguishable")
+    assert "accuracy alone picks" in row["finding"] and row["archive"].startswith("ladder-")
+    for metric in ("task success", "handling time", "policy compliance", "deflection", "user satisfaction"):
+        assert metric in row["evidence"], metric
+
+
+def _pattern(monkeypatch: pytest.MonkeyPatch, confidence_right: float, confidence_wrong: float):
+    """A synthetic two-model run on real MMLU items: the strong model is right on even items, with the given
+    confidences; the cheap one is right on every fourth item."""
+    from workbench import evals, ledger_patterns
+
+    ids = [it.id for it in evals.get_task("mmlu_direct").items()[:80]]
+    rows = []
+    for i, item in enumerate(ids):
+        strong_right = i % 2 == 0
+        rows.append({"task": "mmlu_direct", "item_id": item, "model": "big", "backend": "local",
+                     "correct": strong_right, "seconds": 5.0, "usd": 5.0,
+                     "confidence": confidence_right if strong_right else confidence_wrong})
+        rows.append({"task": "mmlu_direct", "item_id": item, "model": "small", "backend": "local",
+                     "correct": i % 4 == 0, "seconds": 1.0, "usd": 1.0, "confidence": 0.5})
+    items = pd.DataFrame(rows)
+    results = items.assign(outcome="scored", response=["A", "B) 4"] * len(ids))
+    run = ledger_patterns.PatternRun(("synthetic",), "local", results, items, "small", "big",
+                                     ("small", "big"), True)
+    monkeypatch.setattr(ledger_patterns, "pattern_run", lambda claim, ctx: run)
+    return run
+
+
+def test_handoff_is_consistent_only_when_confidence_finds_the_wrong_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    _pattern(monkeypatch, confidence_right=0.9, confidence_wrong=0.3)
+    row = ledger.ledger(sources=["S3"], kinds=["recommendation"]).set_index("claim_id").loc["s3_handoff"]
+    assert row["verdict"] == "consistent" and row["p_value"] < 0.05 and row["archive"] == "synthetic"
+    assert "0/40 right" in row["evidence"] and "40/40 right" in row["evidence"]
+    _pattern(monkeypatch, confidence_right=0.3, confidence_wrong=0.9)      # sure exactly when wrong
+    row = ledger.ledger(sources=["S3"], kinds=["recommendation"]).set_index("claim_id").loc["s3_handoff"]
+    assert row["verdict"] == "contradicted"
+    _pattern(monkeypatch, confidence_right=0.6, confidence_wrong=0.6)      # the same confidence everywhere
+    row = ledger.ledger(sources=["S3"], kinds=["recommendation"]).set_index("claim_id").loc["s3_handoff"]
+    assert row["verdict"] == "not distinguishable"
+
+
+def test_router_saving_verdict_follows_the_measured_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench import ledger_patterns
+
+    run = _pattern(monkeypatch, 0.9, 0.3)
+    rows, threshold = ledger_patterns.router_saving_verdict(run)
+    saved = rows.set_index("policy")
+    assert saved.loc["always the cheap model", "saving"] == pytest.approx(0.8)     # 1 s instead of 5 s
+    assert saved.loc["oracle router", "accuracy_policy"] >= saved.loc["oracle router", "accuracy_baseline"]
+    assert 0 <= threshold <= 1
+    table = ledger.ledger(sources=["S1"], kinds=["cost"]).set_index("claim_id")
+    low = table.loc["s1_router_saving_low"]
+    learned = saved.loc["learned router"]
+    expected = ledger_patterns._bound_verdict(60, 100 * learned["saving_low"], 100 * learned["saving_high"], "at least")
+    assert low["verdict"] == expected and low["archive"] == "synthetic"
+    assert low["derived"] == pytest.approx(100 * learned["saving"])

@@ -2,8 +2,8 @@
 
 ``data/claims.csv`` holds the claims of S0-S4 in our words: source, section, kind, the models concerned,
 what is stated and the check that applies. :func:`ledger` runs each row's check (registered by
-:mod:`workbench.ledger_numbers`, :mod:`workbench.ledger_specs`, :mod:`workbench.ledger_scores` and
-:mod:`workbench.ledger_runs`; the verdicts and their evidence are defined in
+:mod:`workbench.ledger_numbers`, :mod:`workbench.ledger_specs`, :mod:`workbench.ledger_scores`,
+:mod:`workbench.ledger_runs` and :mod:`workbench.ledger_patterns`; the verdicts and their evidence are defined in
 :mod:`workbench.ledger_verdicts`) and returns one row per claim with its verdict, finding and evidence.
 :func:`summary` counts verdicts per source, :func:`plot_verdicts` draws them by source and kind, and
 :func:`headline_contradictions` picks the contradictions that matter most to a reader.
@@ -23,7 +23,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import catalog, ledger_numbers, ledger_runs, ledger_scores, ledger_specs, params
+from . import (
+    catalog,
+    ledger_numbers,
+    ledger_patterns,
+    ledger_runs,
+    ledger_scores,
+    ledger_specs,
+    params,
+)
 from .ledger_verdicts import VERDICTS, Claim, Context, checks, claims_table, kinds
 
 __all__ = [
@@ -39,7 +47,7 @@ __all__ = [
 ]
 
 # The check modules register their checks on import; naming them here keeps the import explicit.
-_CHECK_MODULES = (ledger_numbers, ledger_runs, ledger_scores, ledger_specs)
+_CHECK_MODULES = (ledger_numbers, ledger_patterns, ledger_runs, ledger_scores, ledger_specs)
 
 #: The columns of :func:`ledger`.
 COLUMNS = ["claim_id", "source_id", "section", "kind", "statement", "models", "check", "verdict", "finding",
