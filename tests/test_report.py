@@ -30,9 +30,21 @@ ALPHA = [
     ("markdown", "## A figure"),
     ("code", "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([1, 2, 3])\nplt.show()"),
     ("code", "from IPython.display import Markdown\nMarkdown(f'## What we found\\n\\nOutput marker {n * 7}, backend {backend}.')"),
+    ("code", ("import tempfile\nfrom workbench import plots, tables\n"
+              "fig, ax = plt.subplots(figsize=(3, 2))\nax.set_title('Alpha line')\nax.plot([3, 1, 2])\n"
+              "plots.save(fig, '01_alpha_line', folder=tempfile.mkdtemp())\nplt.show()")),
+    ("markdown", "As [the alpha line figure](#fig-01_alpha_line) shows, and [a missing figure](#fig-01_nothing) does not."),
+    ("code", ("tables.show(pd.DataFrame({f'column_{i}_pct': [f'value_{i}_is_rather_long_{j}' for j in range(3)] "
+              "for i in range(12)}), 'a wide test frame')\n"
+              "tables.show(pd.DataFrame({f'c{i}': ['averyveryverylongunbreakableword'] for i in range(20)}), 'a very wide frame')\n"
+              "tables.show(pd.DataFrame({'model': ['a', 'b'], 'score_pct': [50.0, float('nan')]}), 'TABLE_SOURCE_f6')")),
+    ("markdown:exercise", "## Exercises\n\n### Exercise 01.1 · EXERCISE_MARKER_a1"),
+    ("code:exercise", "answer = ...  # EXERCISE_CODE_b2"),
+    ("code:solution", "answer = 42  # SOLUTION_MARKER_c3\nprint('SOLUTION_OUTPUT_d4')"),
+    ("code:check", "print('CHECK_OUTPUT_e5', answer)"),
 ]
 BETA = [
-    ("markdown", "# Beta chapter\n\nBack to [alpha](01_alpha.ipynb#A-figure)."),
+    ("markdown", "# Beta chapter\n\nBack to [alpha](01_alpha.ipynb#A-figure) and [its line](01_alpha.ipynb#fig-01_alpha_line)."),
     ("parameters", "label = \"beta\""),
     ("code", "import os\nprint(label, dict(os.environ))"),
     ("markdown", "## Results\n\n| a | b |\n|---|---|\n| 1 | 2 |"),
@@ -44,13 +56,16 @@ def _write(folder: Path, name: str, cells: list[tuple[str, str]]) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     for kind, source in cells:
+        kind, _, tag = kind.partition(":")  # "code:solution" is a code cell tagged solution
         if kind == "markdown":
-            nb.cells.append(nbformat.v4.new_markdown_cell(source))
+            cell = nbformat.v4.new_markdown_cell(source)
         else:
             cell = nbformat.v4.new_code_cell(source)
             if kind in ("parameters", "show-input"):
                 cell.metadata["tags"] = [kind]
-            nb.cells.append(cell)
+        if tag:
+            cell.metadata["tags"] = [tag]
+        nb.cells.append(cell)
     path = folder / name
     nbformat.write(nb, path)
     return path
@@ -152,6 +167,56 @@ def test_pdf_written(built):
     assert "#outline(" in typ and "= Sources" in typ and "= Environment" in typ and "image(" in typ
 
 
+def test_exercise_cells_stay_out_of_the_article(built):
+    executed = (built["build"] / "notebooks" / "01_alpha.ipynb").read_text()
+    assert "SOLUTION_OUTPUT_d4" in executed and "CHECK_OUTPUT_e5 42" in executed  # they ran
+    typ = (built["build"] / "pdf" / "report.typ").read_text()
+    for marker in ("EXERCISE_MARKER_a1", "EXERCISE_CODE_b2", "SOLUTION_MARKER_c3", "SOLUTION_OUTPUT_d4",
+                   "CHECK_OUTPUT_e5", "Exercises"):
+        assert marker not in built["html"] and marker not in typ, marker
+
+
+def test_figures_numbered_per_chapter_captioned_and_referenced(built):
+    soup = built["soup"]
+    alpha = soup.select_one("section[id='01_alpha']")
+    figures = alpha.find_all("figure")
+    assert [f["id"] for f in figures] == ["figure-1-1", "fig-01_alpha_line"]
+    assert [f.figcaption.get_text() for f in figures] == ["Figure 1.1", "Figure 1.2. Alpha line"]
+    assert figures[1].img["alt"] == "Figure 1.2. Alpha line"
+    ref = alpha.find("a", href="#fig-01_alpha_line")
+    words = " ".join(alpha.get_text(" ").split())
+    assert ref.get_text() == "Figure 1.2" and "As Figure 1.2 shows" in words
+    assert "a missing figure does not" in words and not soup.find("a", href="#fig-01_nothing")
+    assert soup.select_one("section[id='02_beta']").find("a", href="#fig-01_alpha_line").get_text() == "Figure 1.2"
+    # plots.save showed the figure once, with its name and caption in the output's metadata
+    nb = nbformat.read(built["build"] / "notebooks" / "01_alpha.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "01_alpha_line" in c.source and c.cell_type == "code")
+    images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1
+    assert images[0].metadata["workbench"] == {"figure": "01_alpha_line", "caption": "Alpha line"}
+    typ = (built["build"] / "pdf" / "report.typ").read_text()
+    assert "<fig-01_alpha_line>" in typ and "#link(<fig-01_alpha_line>)[Figure 1.2]" in typ
+    assert "Figure 1.2. Alpha line" in typ and "#set figure(numbering: none)" in typ
+
+
+def test_tables_without_index_and_legible_in_the_pdf(built):
+    alpha = built["soup"].select_one("section[id='01_alpha']")
+    small = next(t for t in alpha.find_all("table") if "score %" in t.get_text())
+    assert [th.get_text() for th in small.find_all("th")] == ["model", "score %"]  # no index column
+    assert [td.get_text() for td in small.find_all("td")] == ["a", "50.0", "b", ""]
+    source = small.find_next("p")
+    assert source["class"] == ["table-source"] and source.get_text() == "From TABLE_SOURCE_f6."
+    typ = (built["build"] / "pdf" / "report.typ").read_text()
+    assert "scale(" not in typ  # no table is shrunk to fit
+    assert "table.header(" in typ  # the header repeats on every page a table runs over
+    assert re.search(r"columns: \((\d+(\.\d+)?%, ){11}\d+(\.\d+)?%\)", typ)  # the wide table wraps in set columns
+    assert "] <wb-landscape-1>" in typ and "] <wb-landscape-2>" not in typ  # the widest one is turned
+    assert re.search(r"\] <wb-source-\d+>", typ)
+    template = (report.publish.ASSETS / "report.typ").read_text()
+    table_sizes = [float(x) for x in re.findall(r"#show table[^\n]*size: ([\d.]+)pt", template)]
+    assert table_sizes == [7.5] and "page(flipped: true" in template
+
+
 def test_second_run_is_a_cache_hit(built):
     first = built["result"]
     assert first.cache_hits == []
@@ -227,8 +292,10 @@ def test_selection_and_cell_timeout_are_checked(built):
 
 
 def test_package_imports_point_down():
-    """cli -> pipeline -> publish -> render -> execution -> cache -> plan -> secrets -> errors."""
-    order = ["cli", "pipeline", "publish", "render", "execution", "cache", "plan", "secrets", "errors"]
+    """cli -> pipeline -> publish -> print_layout -> render -> figures -> execution -> cache -> plan -> secrets
+    -> errors."""
+    order = ["cli", "pipeline", "publish", "print_layout", "render", "figures", "execution", "cache", "plan",
+             "secrets", "errors"]
     folder = Path(report.__file__).parent
     assert sorted(p.stem for p in folder.glob("*.py")) == sorted([*order, "__init__", "__main__"])
     for name in order:

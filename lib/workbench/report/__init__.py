@@ -20,7 +20,9 @@ this) or :func:`build` from Python. ``--only`` executes AND publishes only the c
    chapters only re-renders.
 4. **Render** (:mod:`.render`): code inputs hidden (markdown and outputs only; a code cell tagged
    ``show-input``, such as an API chapter's SDK call, keeps its code). Output on stderr (warnings,
-   progress bars) and cells tagged ``remove-cell`` / outputs tagged ``remove-output`` stay out.
+   progress bars), cells tagged ``remove-cell`` / outputs tagged ``remove-output`` and the students'
+   cells (tagged ``exercise``, ``solution``, ``check``) stay out. Output figures are numbered per chapter
+   and captioned ("Figure 7.2. ..."), and prose links to ``#fig-NAME`` read "Figure 7.2" (:mod:`.figures`).
    Markdown is rendered by pandoc with math as MathML (browsers render it natively), so nothing is
    loaded from a CDN. Links between chapters (``02_api_openai.ipynb#What-we-found``) become anchors
    inside the article.
@@ -28,7 +30,8 @@ this) or :func:`build` from Python. ``--only`` executes AND publishes only the c
    contents, the chapters in order, figures embedded as data URIs, tables, a Sources section
    (``data/sources.csv``) and an Environment stamp; ``build/report.pdf`` from the same article: pandoc 3
    (``pypandoc-binary``) turns it into typst with a local template (``assets/report.typ``) and ``typst``
-   (PyPI) compiles it, all offline.
+   (PyPI) compiles it, all offline. Tables are set at 7.5 pt and never scaled: :mod:`.print_layout`
+   wraps wide ones in measured columns and turns the widest onto landscape pages.
 
 Secrets (:mod:`.secrets`): with backend ``local`` the kernel starts with every secret-looking environment
 variable removed (``*_API_KEY``, ``*TOKEN*``, ``*SECRET*``, ...); with ``live`` it keeps only the provider
@@ -41,7 +44,9 @@ Modules, each importing only the ones listed after it:
 - ``cli``        the command line (``__main__`` runs it)
 - ``pipeline``   :func:`build`: plan, execute, render, publish, check for leaks; :class:`ReportResult`
 - ``publish``    HTML and PDF, table of contents, sources section, environment stamp (``assets/``)
+- ``print_layout`` the PDF's tables: measured at 7.5 pt, wrapped in set columns or turned, never scaled
 - ``render``     executed notebooks to article chapters (nbconvert + pandoc), code hidden, links resolved
+- ``figures``    figures numbered per chapter, captioned, and referred to from the prose
 - ``execution``  papermill runs, cache reuse, failing-cell messages; :class:`NotebookRun`
 - ``cache``      run inputs, cache keys and the ``NAME.run.json`` records
 - ``plan``       chapter selection, declared parameters, parameter types and checks

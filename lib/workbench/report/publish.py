@@ -1,11 +1,12 @@
 """Publishing the article: one self-contained HTML page and an A4 PDF, with contents, sources and stamp.
 
 :func:`to_html` writes ``build/report.html``: title, table of contents, the rendered chapters in order
-with numbered figures, a Sources section (``data/sources.csv``), the chapters' run facts and an
+with their figures numbered per chapter (:mod:`.figures`), a Sources section (``data/sources.csv``), the chapters' run facts and an
 Environment stamp (date, git commit, Python, key package versions, backend). Styles are inlined from
 ``assets/report.css`` and the page from ``assets/report.html.j2``; nothing loads from the network.
 :func:`to_pdf` writes ``build/report.pdf`` from the same article: pandoc 3 (``pypandoc-binary``) turns
-it into typst with ``assets/report.typ`` and ``typst`` (PyPI) compiles it, all offline.
+it into typst with ``assets/report.typ`` and ``typst`` (PyPI) compiles it, all offline; tables are laid
+out for the page first (:mod:`.print_layout`: legible size, wrapped or turned, never scaled down).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from bs4 import BeautifulSoup
 from .. import catalog, clients, paths
 from .cache import read_record
 from .errors import ReportError
+from .print_layout import FONT_DIR, layout_tables
 from .render import Chapter, pandoc, render_chapters
 
 __all__ = ["ASSETS", "DEFAULT_TITLE", "KEY_PACKAGES", "environment_stamp", "to_html", "to_pdf"]
@@ -40,21 +42,6 @@ KEY_PACKAGES: tuple[str, ...] = (
 DEFAULT_TITLE = "Multimodal LLMs compared: GPT, Claude, Gemini and open weights"
 #: The page template, stylesheet and typst template, shipped inside this package.
 ASSETS = Path(__file__).with_name("assets")
-
-
-def _figures(chapters: Sequence[Chapter], soup_factory: BeautifulSoup) -> None:
-    """Wrap each output image in a numbered ``<figure>`` ("Figure N", numbered through the article)."""
-    n = 0
-    for ch in chapters:
-        for div in ch.body.select("div.output_png, div.output_jpeg, div.output_svg"):
-            n += 1
-            fig = soup_factory.new_tag("figure", attrs={"class": "output-figure", "id": f"figure-{n}"})
-            for child in list(div.contents):
-                fig.append(child)
-            cap = soup_factory.new_tag("figcaption")
-            cap.string = f"Figure {n}"
-            fig.append(cap)
-            div.append(fig)
 
 
 def _git(args: list[str], root: Path) -> str | None:
@@ -136,12 +123,13 @@ def _article(chapters: Sequence[Chapter], executed: Sequence[Path], title: str, 
     """The article HTML and its environment stamp. With ``media_dir``: the print version for pandoc
     (no navigation, no styles, no wrappers, images as files in ``media_dir``)."""
     soup = BeautifulSoup("", "html.parser")
-    chapters = [Chapter(c.stem, c.title, copy.copy(c.body), c.headings) for c in chapters]
-    _figures(chapters, soup)
+    chapters = [Chapter(c.stem, c.title, copy.copy(c.body), c.headings, c.figures) for c in chapters]
     run_rows, run_backend = _run_rows(executed)
     stamp = environment_stamp(backend or run_backend)
     if media_dir is not None:
         _flatten_for_print(chapters, media_dir)
+        for ch in chapters:
+            layout_tables(ch.body, soup)
     page = _template("report.html.j2").render(
         title=title,
         chapters=[{"stem": c.stem, "title": c.title,
@@ -158,11 +146,11 @@ def _article(chapters: Sequence[Chapter], executed: Sequence[Path], title: str, 
 
 def _flatten_for_print(chapters: Sequence[Chapter], media_dir: Path) -> None:
     """Prepare chapters for pandoc -> typst: unwrap nbconvert's nested divs (typst cannot break pages
-    inside blocks), point chapter links at each chapter's first heading, write embedded images to
-    ``media_dir`` (pandoc is slow on megabytes of data URIs) and drop figure captions (typst numbers
-    figures on its own, in the same order)."""
+    inside blocks), point chapter links at each chapter's first heading and write embedded images to
+    ``media_dir`` (pandoc is slow on megabytes of data URIs). Figures keep their ids and captions
+    ("Figure 7.2. ..."; typst's own numbering is off), so references land on them in the PDF too."""
     first = {ch.stem: ch.headings[0][1] for ch in chapters if ch.headings}
-    labels = {h_id for ch in chapters for _, h_id, _ in ch.headings}
+    labels = {h_id for ch in chapters for _, h_id, _ in ch.headings} | {f.anchor for ch in chapters for f in ch.figures}
     media_dir.mkdir(parents=True, exist_ok=True)
     for old in media_dir.glob("*"):
         old.unlink()
@@ -175,9 +163,6 @@ def _flatten_for_print(chapters: Sequence[Chapter], media_dir: Path) -> None:
                 a["href"] = f"#{target}"
             else:  # typst refuses a link to a label that does not exist
                 a.unwrap()
-        for fig in ch.body.find_all("figure"):
-            if fig.figcaption:
-                fig.figcaption.decompose()
         for img in ch.body.find_all("img", src=True):
             if m := re.match(r"data:image/([a-z+]+);base64,(.*)", img["src"], re.DOTALL):
                 data = base64.b64decode(m.group(2))
@@ -222,7 +207,7 @@ def to_pdf(executed: Sequence[Path] | Sequence[Chapter], output: Path | None = N
             "--metadata", f"date={stamp['Built']}", "--metadata", f"subtitle={_subtitle(stamp)}",
             "-o", "report.typ", cwd=work)
     try:
-        typst.compile(str(work / "report.typ"), output=str(output), root=str(work))
+        typst.compile(str(work / "report.typ"), output=str(output), root=str(work), font_paths=[str(FONT_DIR)])
     except Exception as err:  # noqa: BLE001  typst raises its own error type with the source location
         raise ReportError(f"typst could not compile {work / 'report.typ'}: {err}") from None
     return output

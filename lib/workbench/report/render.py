@@ -2,10 +2,13 @@
 
 Each executed notebook becomes a :class:`Chapter`: a ``<section>`` with the chapter's markdown and outputs
 (code inputs hidden except in cells tagged ``show-input``, such as an API chapter's SDK call), cells
-tagged ``remove-cell`` / outputs tagged ``remove-output`` and stderr left out, markdown rendered by pandoc
-with math as MathML, headings given article-wide ids, number columns right-aligned, local images embedded
-as data URIs, and links between chapters (``02_api_openai.ipynb#What-we-found``) turned into anchors
-inside the article. Nothing may load from the network: an output that would is a :class:`ReportError`.
+tagged ``remove-cell`` / outputs tagged ``remove-output`` and stderr left out, the students' cells
+(tagged ``exercise``, ``solution``, ``check``) left out, markdown rendered by pandoc with math as MathML,
+headings given article-wide ids, number columns right-aligned, a table's ``*From ...*`` line marked as
+its source, output figures numbered per chapter and captioned (:mod:`.figures`), local images embedded
+as data URIs, and links between chapters (``02_api_openai.ipynb#What-we-found``) and to figures
+(``#fig-07_accuracy``) turned into anchors inside the article. Nothing may load from the network: an
+output that would is a :class:`ReportError`.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import mimetypes
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -27,12 +30,15 @@ from bs4 import BeautifulSoup, Tag
 from nbconvert import HTMLExporter
 
 from .. import paths
-from .errors import ReportError
+from .errors import ReportError, say
+from .figures import Figure, mark_figure_outputs, number_figures, resolve_references
 
 __all__ = ["Chapter", "pandoc", "render_chapters"]
 
 _NOTEBOOK_LINK = re.compile(r"^(?:.*/)?(\d\d_[^/#?]*)\.ipynb(?:#(.*))?$")
 _HIDDEN_CELL_TAGS = {"remove-cell", "remove_cell", "hide-cell"}
+#: The students' cells (issue 13's exercise format): the chapters keep them, the article leaves them out.
+EXERCISE_TAGS = frozenset({"exercise", "solution", "check"})
 _HIDDEN_OUTPUT_TAGS = {"remove-output", "remove_output", "hide-output"}
 #: Code cells tagged so keep their code in the article (the API chapters' SDK calls); all others are hidden.
 _SHOWN_INPUT_TAGS = {"show-input", "show_input"}
@@ -46,6 +52,7 @@ class Chapter:
     title: str
     body: Tag
     headings: list[tuple[int, str, str]]  # (level, id, text)
+    figures: list[Figure] = field(default_factory=list)  # in order, numbered "Figure C.N"
 
 
 def pandoc(source: str, *args: str, cwd: Path | None = None) -> str:
@@ -117,12 +124,13 @@ def _exporter() -> _ArticleExporter:
 
 
 def _prepare(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy for the reader: removes tagged cells/outputs, stderr (warnings, progress bars), widgets."""
+    """A copy for the reader: removes tagged cells/outputs (hidden and exercise cells), stderr (warnings,
+    progress bars) and widgets; named figures get their name and caption in the image's alt text."""
     nb = copy.deepcopy(nb)
     cells = []
     for cell in nb.cells:
         tags = set(cell.get("metadata", {}).get("tags", []))
-        if tags & _HIDDEN_CELL_TAGS or "papermill-error-cell-tag" in tags:
+        if tags & _HIDDEN_CELL_TAGS or tags & EXERCISE_TAGS or "papermill-error-cell-tag" in tags:
             continue
         if cell.cell_type == "code":
             if tags & _HIDDEN_OUTPUT_TAGS:
@@ -137,6 +145,7 @@ def _prepare(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 continue
         cells.append(cell)
     nb.cells = cells
+    mark_figure_outputs(nb)
     return nb
 
 
@@ -179,6 +188,18 @@ def _align_numbers(table: Tag) -> None:
                     r[col]["style"] = "text-align: right"
 
 
+_SOURCE_LINE = re.compile(r"^From\s")
+
+
+def _mark_table_sources(section: Tag) -> None:
+    """Give the class ``table-source`` to a paragraph that is only ``*From ...*`` (a table's source line,
+    as :func:`workbench.tables.show` writes it), so the page and the PDF can set it as a caption."""
+    for p in section.find_all("p"):
+        kids = [k for k in p.contents if not (isinstance(k, str) and not k.strip())]
+        if len(kids) == 1 and getattr(kids[0], "name", None) == "em" and _SOURCE_LINE.match(kids[0].get_text()):
+            p["class"] = [*p.get("class", []), "table-source"]
+
+
 def render_chapters(executed: Sequence[Path], source_dir: Path | None = None) -> list[Chapter]:
     """Render executed notebooks as article chapters (inputs hidden, ids prefixed, links rewritten).
 
@@ -187,7 +208,7 @@ def render_chapters(executed: Sequence[Path], source_dir: Path | None = None) ->
     base = Path(source_dir) if source_dir is not None else paths.NOTEBOOKS
     exporter = _exporter()
     chapters: list[Chapter] = []
-    for path in executed:
+    for position, path in enumerate(executed, start=1):
         nb = _prepare(nbformat.read(path, as_version=4))
         exporter.rendered = _markdown_batch(_markdown_sources(nb))
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(base)}})
@@ -217,12 +238,17 @@ def render_chapters(executed: Sequence[Path], source_dir: Path | None = None) ->
         for table in section.find_all("table"):
             del table["border"]
             _align_numbers(table)
+        _mark_table_sources(section)
+        figures = number_figures(section, stem, position)
         for img in section.find_all("img"):
             _embed_local_image(img, base, Path(path).name)
             if img.get("alt", "").startswith("No description"):
                 img["alt"] = "figure"
         title = next((t for lvl, _, t in headings if lvl == 1), stem)
-        chapters.append(Chapter(stem, title, section, headings))
+        chapters.append(Chapter(stem, title, section, headings, figures))
+    missing = resolve_references([ch.body for ch in chapters], {f.anchor: f for ch in chapters for f in ch.figures})
+    for text, anchor in missing:
+        say(f"report: the link {text!r} points at figure #{anchor}, which is not in this build (words kept)")
     _link_chapters(chapters)
     return chapters
 
