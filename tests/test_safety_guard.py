@@ -91,9 +91,14 @@ def test_threshold_is_chosen_on_tuning_items_only():
 def test_choose_threshold_rules():
     scores = [0.1, 0.2, 0.3, 0.6, 0.7, 0.9]
     labels = ["safe", "safe", "unsafe", "safe", "unsafe", "unsafe"]
-    # balanced error: 0.3 -> FP 1/3, FN 0 (err 1/6); 0.7 -> FP 0, FN 1/3 (err 1/6): tie -> the higher threshold
-    assert sg.choose_threshold(scores, labels) == 0.7
-    assert sg.choose_threshold(scores, labels, max_fn_rate=0.0) == 0.3     # no miss allowed
+    # balanced error: flag >= 0.3 -> FP 1/3, FN 0 (err 1/6); >= 0.7 -> FP 0, FN 1/3 (err 1/6); tie -> the higher
+    # range, (0.6, 0.7], and its middle
+    assert sg.choose_threshold(scores, labels) == pytest.approx(0.65)
+    assert sg.choose_threshold(scores, labels, max_fn_rate=0.0) == pytest.approx(0.25)   # no miss: (0.2, 0.3]
+    # a range of several equal cuts: (0.1, 0.7] all flag exactly the unsafe items -> its middle
+    assert sg.choose_threshold([0.1, 0.7, 0.8, 0.9], ["safe", "unsafe", "unsafe", "unsafe"]) == pytest.approx(0.4)
+    # the only range with no miss is the lowest: flag every scored item
+    assert sg.choose_threshold([0.2, 0.4], ["unsafe", "safe"], max_fn_rate=0.0) == pytest.approx(0.1)
     with pytest.raises(ParameterError, match="^labels:"):
         sg.choose_threshold([0.1, 0.2], ["safe", "safe"])
 
@@ -202,3 +207,21 @@ def test_model_call_refuses_logprobs_where_the_protocol_has_none():
     client = anthropic.Anthropic(api_key="x", base_url="http://mock.test")
     with pytest.raises(ParameterError, match="^top_logprobs:"):
         model_call.ask(client, "claude-sonnet-4-6", "hi", max_tokens=4, top_logprobs=5)
+
+
+def test_figure_has_a_panel_per_model_with_the_held_out_points(tmp_path):
+    from workbench import safety_figures
+
+    frame = _frame()
+    split = sg.split_items(frame)
+    rates = sg.guard_rates(frame, split=split)
+    fig = safety_figures.plot_guard_rates(sg.rate_curve(frame, split=split), rates, title="Guard error rates",
+                                          source="a synthetic frame")
+    axes = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert [ax.get_title().split("\n")[0] for ax in axes] == ["guard-a", "guard-b"]
+    held = [c for c in axes[0].containers]                  # the two error-bar points of guard-a
+    assert len(held) == 2
+    x, y = held[0].lines[0].get_data()
+    assert x[0] == pytest.approx(rates.loc[0, "threshold"], abs=0.02) and y[0] == pytest.approx(rates.loc[0, "fp_rate"])
+    with pytest.raises(ParameterError, match="^rates:"):
+        safety_figures.plot_guard_rates(sg.rate_curve(frame), rates.drop(columns="fp_low"), title="t", source="s")

@@ -268,29 +268,25 @@ def choose_threshold(scores: Sequence[float], labels: Sequence[str], *, max_fn_r
                      missing: str = "unsafe") -> float:
     """The decision threshold (flag when score >= threshold) chosen on the given items.
 
-    Candidates are the items' distinct scores. Default rule: the lowest balanced error (mean of the
-    false-positive and false-negative rates); with ``max_fn_rate``, the highest threshold whose false-negative
-    rate stays at or under it (a miss budget). Ties go to the higher threshold (fewer safe items flagged).
+    Every threshold in the range (previous distinct score, next distinct score] makes the same decisions, so the
+    rule picks a range and returns its middle (farthest from the scores on either side). Default rule: the lowest
+    balanced error (mean of the false-positive and false-negative rates), ties to the higher range (fewer safe
+    items flagged); with ``max_fn_rate``, the highest range whose false-negative rate stays at or under that
+    budget (a miss budget; if none does, the lowest: every scored item flagged).
     """
     s = np.asarray(scores, dtype=float)
     unsafe = np.asarray(labels) == "unsafe"
     if len(s) == 0 or unsafe.all() or not unsafe.any():
         raise params.ParameterError("labels", "both safe and unsafe items to choose a threshold on", list(labels)[:5])
     budget = None if max_fn_rate is None else params.tolerance(max_fn_rate, "max_fn_rate")
-    candidates = sorted({float(v) for v in s if not math.isnan(v)}, reverse=True) or [0.5]
-    best, best_err = None, math.inf
-    for t in candidates:
+    cuts = sorted({float(v) for v in s if not math.isnan(v)}) or [0.5]   # ascending distinct scores
+    errors = []
+    for t in cuts:
         fp, neg, fn, pos = _rates(s, unsafe, t, missing)
-        if budget is not None:
-            if fn / pos <= budget:
-                return t
-            continue
-        err = (fp / neg + fn / pos) / 2
-        if err < best_err - 1e-12:
-            best, best_err = t, err
-    if best is None:  # no threshold meets the budget: flag everything scored
-        return candidates[-1]
-    return best
+        errors.append((fp / neg + fn / pos) / 2 if budget is None else (0.0 if fn / pos <= budget else 1.0))
+    best = min(errors)
+    hi = max(i for i, e in enumerate(errors) if e <= best + 1e-12) if best < 1.0 or budget is None else 0
+    return ((cuts[hi - 1] if hi > 0 else 0.0) + cuts[hi]) / 2
 
 
 def guard_rates(frame: pd.DataFrame, *, split: pd.DataFrame | None = None, tune_share: float = 0.5, seed: int = 0,
