@@ -22,6 +22,15 @@ help:  ## list the targets and the chapters (from notebooks/chapters.toml)
 env: $(VENV)/.installed  ## create .venv and install the workbench with everything it needs
 	@# the model files live inside .venv: assemble them again if they went missing or changed
 	@$(PY) -m workbench.assets check --quiet >/dev/null || $(PY) -m workbench.assets install
+	@# Debian's chromium for the browser test (tests/test_browser.py): apt-get as root (CI), else one message
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser test (apt-get)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	      || { echo "make: apt-get could not install chromium"; exit 1; }; \
+	  else \
+	    echo "make: the browser test needs Debian's chromium and will be skipped: run 'sudo apt-get install chromium'"; \
+	  fi; }
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "make: Python 3.11 is required, $(PYTHON) is " + sys.version.split()[0] + "; pass PYTHON=/path/to/python3.11")'
@@ -39,8 +48,7 @@ report: env  ## execute every notebook, regenerate figures/, write build/report.
 test: env  ## run the test suite (what CI runs)
 	$(PY) -m pytest $(ARGS)
 
-lab: env  ## open JupyterLab on the notebooks with the project's kernel
-	$(PY) -m pip install --quiet -e '.[lab]' 2>&1 | grep -v "^WARNING: Location" || true
+lab: env  ## open JupyterLab on the notebooks with the project's kernel (jupyterlab comes with make env)
 	$(PY) -m ipykernel install --user --name workbench --display-name "Python (workbench)"
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
 
