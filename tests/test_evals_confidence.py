@@ -283,3 +283,16 @@ def test_guard_archive_gives_labels_verdicts_and_p_unsafe(tmp_path: Path) -> Non
     both = said[said["p_unsafe"].notna()]
     assert np.allclose(np.where(both["verdict"] == "unsafe", both["p_unsafe"], 1 - both["p_unsafe"]),
                        both["confidence"], atol=1e-5)
+
+
+def test_a_batch_run_asks_no_logprobs_and_says_so(local_provider, tmp_path: Path) -> None:
+    from workbench.evals import batch
+
+    local_provider.clear_faults()
+    store = tmp_path / "b.sqlite"
+    summary = batch.run(["arc_direct"], ["smollm2-135m-instruct"], "local", limit=1, store=store, max_tokens=2,
+                        progress=False)
+    assert any("batch mode asks no token log-probabilities" in n for n in summary.notes)
+    assert not any("token log-probabilities asked" in n for n in summary.notes)
+    res = evals.load_results(summary.run_id, store)
+    assert (res["outcome"] == "scored").all() and res["confidence"].isna().all()

@@ -37,7 +37,7 @@ import math
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -361,13 +361,17 @@ def run(
     run_id = run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{backend}-batch"
     if not isinstance(run_id, str) or not run_id.strip() or len(run_id) > 200:
         raise params.ParameterError("run_id", "a non-empty string of at most 200 characters", run_id)
-    settings = {(t.name, m): request_settings(t, m, backend, max_tokens=max_tokens, temperature=temperature)
+    # a batch asks no token log-probabilities (the items' confidence stays empty)
+    settings = {(t.name, m): replace(request_settings(t, m, backend, max_tokens=max_tokens, temperature=temperature),
+                                     top_logprobs=None)
                 for t in task_list for m in model_list}
     plans = {t.name: t.sample(limit, seed) for t in task_list}
     notes = [(f"batch mode: one batch per model through its provider's batch API; no TTFT, ITL or latency per "
               f"item (stored as NULL, details.mode = 'batch'); output tokens counted with {TOKENIZER}"),
              "cost: the batch price of the model id at the run date x provider-reported usage"]
     notes.extend(settings_notes(settings, backend))
+    if any(t.top_logprobs is not None for t in task_list):
+        notes.append("batch mode asks no token log-probabilities: the items' confidence is empty")
     model_clients = {m: client_factory(m) if client_factory is not None else clients.for_model(m, backend)
                      for m in model_list}
     db = Store(store)
