@@ -40,7 +40,7 @@ from .evals.archive_format import MANIFEST
 from .ledger_runs import RunIndex, find_archives, record_command
 from .ledger_verdicts import Claim, Context, Verdict, join, model_name, register
 
-__all__ = ["CHOICE_TASKS", "PatternRun", "pattern_run", "router_saving_verdict"]
+__all__ = ["CHOICE_TASKS", "PatternRun", "from_results", "keep_quality_threshold", "pattern_run", "router_saving_verdict"]
 
 #: The tasks a pattern run is read from: letter-only multiple choice (one short reply per item).
 CHOICE_TASKS: tuple[str, ...] = ("mmlu_direct", "arc_direct")
@@ -93,18 +93,26 @@ def _ladder(runs: Path | None) -> list[RunIndex]:
     return list(dict.fromkeys(groups[best].values())) if len(groups[best]) >= 2 else []
 
 
-@lru_cache(maxsize=8)
-def _load(folders: tuple[str, ...], stamps: tuple[int, ...], backend: str) -> PatternRun:
-    rec = suite.load_recorded([Path(f) for f in folders])
-    results = rec.results[rec.results["task"].isin(CHOICE_TASKS)] if backend == "local" else rec.results
+def from_results(results: pd.DataFrame, archives: tuple[str, ...], backend: str = "local",
+                 cpu_cost_per_hour: float = _CPU_COST_PER_HOUR) -> PatternRun:
+    """A :class:`PatternRun` from a run's results (``suite.load_recorded(...).results``): a live run costed at
+    its stored usage, a local one in compute time; the cheap model is the one with the lowest mean cost
+    per item, the strong one the most accurate (the cheaper on a tie)."""
+    results = results[results["task"].isin(CHOICE_TASKS)] if backend == "local" else results
     items = cost_quality.item_outcomes(results, cost="usage" if backend == "live" else "compute",
-                                       cpu_cost_per_hour=_CPU_COST_PER_HOUR)
+                                       cpu_cost_per_hour=cpu_cost_per_hour)
     per = items.groupby("model", sort=False).agg(acc=("correct", "mean"), usd=("usd", "mean"),
                                                  conf=("confidence", lambda s: s.notna().any()))
     strong = str(per.sort_values(["acc", "usd"], ascending=[False, True]).index[0])
     cheap = str(per["usd"].idxmin())
-    return PatternRun(tuple(Path(f).name for f in folders), backend, results, items, cheap, strong,
-                      tuple(per.index), bool(per["conf"].all()))
+    return PatternRun(tuple(archives), backend, results, items, cheap, strong, tuple(per.index),
+                      bool(per["conf"].all()))
+
+
+@lru_cache(maxsize=8)
+def _load(folders: tuple[str, ...], stamps: tuple[int, ...], backend: str) -> PatternRun:
+    rec = suite.load_recorded([Path(f) for f in folders])
+    return from_results(rec.results, tuple(Path(f).name for f in folders), backend)
 
 
 def pattern_run(claim: Claim, ctx: Context) -> PatternRun | None:

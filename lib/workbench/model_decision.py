@@ -36,6 +36,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -267,20 +268,44 @@ def _deciding(table: pd.DataFrame, models: Sequence[str]) -> tuple[str | None, d
 # --------------------------------------------------------------------------------------------
 # The decision
 # --------------------------------------------------------------------------------------------
+def _stamp() -> tuple[int, ...]:
+    """The catalog tables' modification times: the memoised look-ups below are redone when one changes."""
+    return tuple((paths.DATA / f"{t}.csv").stat().st_mtime_ns for t in ("prices", "models", "retirements"))
+
+
+@lru_cache(maxsize=8192)
+def _request_usd(model: str, on: date, source: str | None, n_in: int, n_out: int, stamp: tuple[int, ...]) -> float | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", costs.PriceConflictWarning)
+        try:
+            return 1000 * costs.request_cost(model, n_in, n_out, on, source=source)
+        except costs.NoPriceError:
+            return None
+
+
+@lru_cache(maxsize=8192)
+def _status(model: str, on: date, stamp: tuple[int, ...]) -> tuple[bool, str]:
+    r = catalog.retirement(model, on)
+    return r.usable, r.status
+
+
+@lru_cache(maxsize=256)
+def _priced(on: date, stamp: tuple[int, ...]) -> tuple[str, ...]:
+    return tuple(model_choice.candidates(on))
+
+
 def _costs(models: Sequence[str], profile: Profile, on: date, source: str | None,
            given: Mapping[str, float]) -> tuple[dict[str, float], dict[str, str]]:
     """USD per 1,000 requests of the profile's size per model; and the models without a price, with why."""
     out, missing = {}, {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", costs.PriceConflictWarning)
-        for m in models:
-            if m in given:
-                out[m] = float(given[m])
-                continue
-            try:
-                out[m] = 1000 * costs.request_cost(m, profile.input_tokens, profile.output_tokens, on, source=source)
-            except costs.NoPriceError:
-                missing[m] = f"no price on {on.isoformat()}" + (f" from {source}" if source else "")
+    stamp = _stamp()
+    for m in models:
+        usd = float(given[m]) if m in given else _request_usd(m, on, source, profile.input_tokens,
+                                                              profile.output_tokens, stamp)
+        if usd is None:
+            missing[m] = f"no price on {on.isoformat()}" + (f" from {source}" if source else "")
+        else:
+            out[m] = usd
     return out, missing
 
 
@@ -313,7 +338,7 @@ def decide(profile: Profile, on: date | str | None = None, pool: Iterable[str] |
             catalog.check_sources([s], param=p)
     given = {str(m): params.positive(v, f"prices[{m!r}]") for m, v in (prices or {}).items()}
     catalog.check_models(list(given), param="prices")
-    models = model_choice.candidates(day) if pool is None else catalog.check_models(params.names(pool, "pool"),
+    models = list(_priced(day, _stamp())) if pool is None else catalog.check_models(params.names(pool, "pool"),
                                                                                       param="pool")
     models = list(dict.fromkeys(models))
     if not models:
@@ -328,8 +353,8 @@ def decide(profile: Profile, on: date | str | None = None, pool: Iterable[str] |
         return kept
 
     left = step("usable", f"answers on {day.isoformat()}", models,
-                {m: f"{r.status} on {day.isoformat()}" for m in models
-                 if not (r := catalog.retirement(m, day)).usable})
+                {m: f"{status} on {day.isoformat()}" for m in models
+                 if not (state := _status(m, day, _stamp()))[0] for status in [state[1]]})
     cost, unpriced = _costs(left, profile, day, price_source, given)
     left = step("priced", "a price on the date" + (f" from {price_source}" if price_source else ""), left, unpriced)
     info = catalog.models().set_index("model_id")
