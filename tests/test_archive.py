@@ -284,3 +284,14 @@ def test_committed_archives_replay(provider, archive_id: str, backend: str) -> N
     result = archive.replay(archive_id, sample=3, seed=seed, progress=False)
     assert result.kind == ("identity" if backend == "local" else "protocol")
     assert result.ok, f"archive {archive_id}, sample seed {seed}:\n{result.table.to_string()}\n{result.notes}"
+
+
+def test_a_local_recording_asked_for_one_request_at_a_time_says_so(provider, tmp_path: Path, capsys) -> None:
+    """``--concurrency 1`` is the default's one-at-a-time over every provider, and its note says so."""
+    code = cli_main(["record", "--tasks", "arc_direct", "--models", "smollm2-135m-instruct", "--limit", "1",
+                     "--max-tokens", "2", "--concurrency", "1", "--archive", str(tmp_path / "one"),
+                     "--store", str(tmp_path / "s.sqlite"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "one request at a time" in out and "replay may differ" not in out
+    notes = archive.load(tmp_path / "one").manifest["notes"]
+    assert any("one request at a time" in n for n in notes)

@@ -301,7 +301,9 @@ async def arun(
     started = time.perf_counter()
     backend = clients.check_backend(backend)
     local = backend == "local"
-    serial = concurrency is None and archive is not None and local
+    # a local recording one request at a time over all providers (asked for, or by default): replays are exact
+    serial = archive is not None and local and (concurrency is None or (isinstance(concurrency, int)
+                                                                        and concurrency == 1))
     concurrency = (1 if serial else 4) if concurrency is None else concurrency
     task_list = _resolve_tasks(tasks)
     model_list = catalog.check_models(models, param="models")
