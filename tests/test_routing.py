@@ -210,3 +210,19 @@ def test_a_live_run_goes_through_the_same_calls_priced_by_usage() -> None:
                      cq.single(items, "gpt-4o", keys=split.test)])
     saved = cq.savings(pol, "route by task", "always gpt-4o", by_task=False).iloc[0]
     assert saved["saving"] == pytest.approx(1 - 1e-5 / (4 * 2e-4))  # every item to the mini (a quarter of the time)
+
+
+def test_choose_threshold_reads_train_items_only_and_keeps_the_loss_bound(ladder: tuple) -> None:
+    items, prompts, split = ladder
+    router = routing.fit_router(items, prompts, split, CHEAP, TOP)
+    t, table = routing.choose_threshold(router, items, prompts, max_loss_pts=5)
+    row = table.set_index("threshold").loc[t]
+    assert row["accuracy"] >= row["strong_accuracy"] - 0.05 and row["saving"] > 0
+    assert row["saving"] == table[table["allowed"]]["saving"].max()
+    strict, _ = routing.choose_threshold(router, items, prompts, max_loss_pts=0)
+    assert strict >= t  # a tighter bound never routes more items to the cheap model
+    poisoned = items.assign(correct=np.where(split.test_mask(items), ~items["correct"], items["correct"]))
+    assert routing.choose_threshold(router, poisoned, prompts, max_loss_pts=5)[1].equals(table)
+    with pytest.raises(ParameterError) as err:
+        routing.choose_threshold(router, items, prompts, folds=1)
+    assert err.value.param == "folds"

@@ -15,7 +15,8 @@ them side by side.
   :func:`prompt_features` -- length, lines, digits, code markers, the task -- and TF-IDF words of the
   prompt) to predict whether the CHEAP model answers an item right, on the train items only;
   :func:`route_learned` sends an item to the cheap model when that probability reaches a threshold,
-  else to the strong one, on the test items.  :meth:`LearnedRouter.quality` says how well it predicts.
+  else to the strong one, on the test items; :func:`choose_threshold` picks that threshold by
+  cross-validation on the train items.  :meth:`LearnedRouter.quality` says how well it predicts.
 * :func:`oracle` is the ceiling no router can pass: the cheap model exactly when it is right.
 * :func:`standard_policies` builds all of them at once on the test items, beside every single model.
 
@@ -36,10 +37,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -61,6 +64,7 @@ __all__ = [
     "FEATURES",
     "LearnedRouter",
     "Split",
+    "choose_threshold",
     "fit_router",
     "fit_task_table",
     "item_prompts",
@@ -319,11 +323,7 @@ class LearnedRouter:
         keys = paired_keys(items, [self.cheap, self.strong]).merge(self.split.test, on=ITEM_KEYS)
         if keys.empty:
             raise ParameterError("items", f"test items that both {self.cheap} and {self.strong} answered", "none")
-        rows = keys.merge(prompts, on=ITEM_KEYS, how="left")
-        if rows["prompt"].isna().any():
-            raise ParameterError("prompts", "a prompt for every test item", rows[rows["prompt"].isna()].iloc[0]["item_id"])
-        cheap = items[items["model"] == self.cheap][ITEM_KEYS + ["correct"]]
-        rows = rows.merge(cheap, on=ITEM_KEYS)
+        rows = _labelled(items, prompts, keys, self.cheap, "test")
         rows["p"] = self.predict(rows).to_numpy()
         return rows
 
@@ -357,10 +357,7 @@ def fit_router(items: pd.DataFrame, prompts: pd.DataFrame, split: Split, cheap: 
         raise ParameterError("split", "train items only", "a test item among the train items")
     if len(keys) < 10:
         raise ParameterError("split", "at least 10 train items both models answered", len(keys))
-    rows = keys.merge(prompts, on=ITEM_KEYS, how="left")
-    if rows["prompt"].isna().any():
-        raise ParameterError("prompts", "a prompt for every train item", rows[rows["prompt"].isna()].iloc[0]["item_id"])
-    rows = rows.merge(items[items["model"] == cheap][ITEM_KEYS + ["correct"]], on=ITEM_KEYS)
+    rows = _labelled(items, prompts, keys, cheap, "train")
     y = rows["correct"].astype(int).to_numpy()
     if y.min() == y.max():
         raise ParameterError("split", f"train items on which {cheap} is sometimes right and sometimes wrong",
@@ -373,6 +370,55 @@ def fit_router(items: pd.DataFrame, prompts: pd.DataFrame, split: Split, cheap: 
                       ("classifier", LogisticRegression(C=c, max_iter=5000))])
     model.fit(prompt_features(rows), y)
     return LearnedRouter(cheap, strong, split, model, rows[ITEM_KEYS].copy(), float(y.mean()))
+
+
+def _labelled(items: pd.DataFrame, prompts: pd.DataFrame, keys: pd.DataFrame, cheap: str, side: str) -> pd.DataFrame:
+    """``keys`` with their prompts and whether ``cheap`` was right (``correct``)."""
+    rows = keys[ITEM_KEYS].merge(prompts, on=ITEM_KEYS, how="left")
+    if rows["prompt"].isna().any():
+        raise ParameterError("prompts", f"a prompt for every {side} item", rows[rows["prompt"].isna()].iloc[0]["item_id"])
+    return rows.merge(items[items["model"] == cheap][ITEM_KEYS + ["correct"]], on=ITEM_KEYS)
+
+
+def choose_threshold(router: LearnedRouter, items: pd.DataFrame, prompts: pd.DataFrame, *, max_loss_pts: float = 0.0,
+                     cost: str = "usd", folds: int = 5, seed: int = 0) -> tuple[float, pd.DataFrame]:
+    """A threshold for :func:`route_learned` chosen on the TRAIN items only, by cross-validation.
+
+    The router's pipeline is refitted ``folds`` times on the train items (stratified folds), so every train
+    item gets a probability from a model that did not see it; at each threshold 0, 0.05, ..., 1 the items
+    are routed and scored. The chosen threshold saves the most cost while the routed accuracy stays within
+    ``max_loss_pts`` points of the strong model's own on those items (1, everything to the strong model,
+    when none does).  The test items are never read.
+
+    Returns:
+        ``(threshold, table)``: the table has threshold, to_cheap (share), accuracy, strong_accuracy,
+        saving (share of the strong model's cost) and allowed (within the loss) per candidate.
+    """
+    loss = params.number(max_loss_pts, "max_loss_pts") / 100
+    basis = params.choice(cost, "cost", ["usd", "seconds"])
+    folds = params.count(folds, "folds", minimum=2)
+    seed = params.count(seed, "seed", minimum=0)
+    rows = _labelled(items, prompts, router.train_items, router.cheap, "train")
+    y = rows["correct"].astype(int).to_numpy()
+    if min(np.bincount(y, minlength=2)) < folds:
+        raise ParameterError("folds", f"at most the number of train items of the rarer outcome ({min(np.bincount(y))})", folds)
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    p = cross_val_predict(clone(router.model), prompt_features(rows), y, cv=cv, method="predict_proba")[:, 1]
+    wide = wide_outcomes(items, [router.cheap, router.strong], rows[ITEM_KEYS])
+    cheap_ok, strong_ok = wide[f"correct|{router.cheap}"].astype(float), wide[f"correct|{router.strong}"].astype(float)
+    cheap_cost, strong_cost = wide[f"{basis}|{router.cheap}"].astype(float), wide[f"{basis}|{router.strong}"].astype(float)
+    table = []
+    for t in np.round(np.linspace(0, 1, 21), 2):
+        to_cheap = p >= t
+        acc = float(np.where(to_cheap, cheap_ok, strong_ok).mean())
+        saving = 1 - float(np.where(to_cheap, cheap_cost, strong_cost).sum() / strong_cost.sum())
+        table.append({"threshold": float(t), "to_cheap": float(to_cheap.mean()), "accuracy": acc,
+                      "strong_accuracy": float(strong_ok.mean()), "saving": saving,
+                      "allowed": acc >= strong_ok.mean() - loss - 1e-12})
+    frame = pd.DataFrame(table)
+    ok = frame[frame["allowed"] & (frame["saving"] > 0)]
+    chosen = float(ok.sort_values(["saving", "threshold"], ascending=[False, False]).iloc[0]["threshold"]) if len(ok) else 1.0
+    return chosen, frame
 
 
 def route_learned(items: pd.DataFrame, router: LearnedRouter, prompts: pd.DataFrame, threshold: float = 0.5, *,
