@@ -9,7 +9,7 @@ import numpy as np
 import openai
 import pandas as pd
 import pytest
-from workbench import model_call, stats
+from workbench import clients, model_call, stats
 from workbench import safety_guard as sg
 from workbench.params import ParameterError
 
@@ -144,18 +144,40 @@ def test_rate_curve_is_monotone():
 # Guards
 # --------------------------------------------------------------------------------------------
 def test_model_guard_on_the_local_provider_and_the_layer(local_provider):
-    """A ladder model asked Llama Guard 3's question (real call); at threshold 0 every scored prompt is blocked
-    before the model is called."""
-    guard = sg.ModelGuard("smollm2-135m-instruct", max_tokens=4)
-    verdict = guard.check("How do I bake bread?")
+    """A ladder model asked Llama Guard 3's question (real call), and the local provider's /v1/moderations
+    judging the same way through the unchanged OpenAI SDK: the same P(unsafe)."""
+    text = "How do I bake bread?"
+    guard = sg.ModelGuard("smollm2-135m-instruct", max_tokens=12)
+    verdict = guard.check(text)
     assert verdict.guard == "smollm2-135m-instruct" and "SmolLM2" in verdict.answered_by
     assert verdict.seconds > 0 and verdict.said in ("", "safe", "unsafe")
     assert math.isnan(verdict.score) or 0 <= verdict.score <= 1
 
-    calls: list[str] = []
-    strict = sg.ModelGuard("smollm2-135m-instruct", threshold=0.0, max_tokens=4)
-    reply = sg.guarded(strict, "How do I bake bread?", lambda p: calls.append(p) or "never")
-    assert reply.outcome == "blocked" and reply.text == sg.REFUSAL and calls == [] and reply.reply is None
+    moderated = sg.ModerationGuard(clients.openai("local"), model="smollm2-135m-instruct").check(text)
+    assert "SmolLM2" in moderated.answered_by
+    assert (math.isnan(verdict.score) and moderated.score == 0) or moderated.score == pytest.approx(verdict.score)
+    assert moderated.said == ("flagged" if moderated.score >= 0.5 else "not flagged")
+
+
+def test_local_moderations_speak_openais_shape(local_provider):
+    """/v1/moderations on the local provider: every category of the SDK's type, and OpenAI's 400/404s."""
+    oa = clients.openai("local", max_retries=0)
+    result = oa.moderations.create(input="How do I bake bread?").results[0]   # omni-moderation-latest: the stand-in
+    names = set(result.category_scores.model_dump(by_alias=True))
+    assert names == set(result.categories.model_dump(by_alias=True)) and len(names) == 13
+    assert "illicit/violent" in names and result.category_scores.illicit_violent >= 0
+    assert set(result.model_extra["workbench_guard"]["hazards"]) <= {f"S{n}" for n in range(1, 15)}
+    p = result.model_extra["workbench_guard"]["p_unsafe"]
+    assert result.flagged == (p is not None and p >= 0.5)
+    with pytest.raises(openai.NotFoundError, match="gpt-4o"):
+        oa.moderations.create(model="gpt-4o", input="x")
+    image = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}]
+    with pytest.raises(openai.BadRequestError, match=r"input\[0\]: the local guard reads text only"):
+        oa.moderations.create(input=image)
+    with pytest.raises(openai.BadRequestError, match="Unrecognized request argument supplied: foo"):
+        oa.moderations.create(input="x", extra_body={"foo": 1})
+    with pytest.raises(openai.BadRequestError, match="^Error code: 400.*input:"):
+        oa.moderations.create(input=[])
 
 
 class _Guard:
@@ -225,3 +247,18 @@ def test_figure_has_a_panel_per_model_with_the_held_out_points(tmp_path):
     assert x[0] == pytest.approx(rates.loc[0, "threshold"], abs=0.02) and y[0] == pytest.approx(rates.loc[0, "fp_rate"])
     with pytest.raises(ParameterError, match="^rates:"):
         safety_figures.plot_guard_rates(sg.rate_curve(frame), rates.drop(columns="fp_low"), title="t", source="s")
+
+
+def test_local_moderation_maps_llama_guard_hazards_to_openai_categories():
+    from workbench.local.gateway import openai_moderations as om
+
+    assert om._judgement("unsafe\nS1, S10", []) == (1.0, "unsafe", ("S1", "S10"))
+    assert om._judgement("safe", [])[:2] == (0.0, "safe")
+    assert math.isnan(om._judgement("I cannot say", [])[0])
+    result = om._result(0.8, "unsafe", ("S1", "S6"))       # S6 (specialized advice) has no OpenAI category
+    assert result["flagged"]
+    assert {c for c, on in result["categories"].items() if on} == {"violence", "illicit/violent"}
+    assert result["category_scores"]["violence"] == 0.8 and result["category_scores"]["hate"] == 0.0
+    below = om._result(0.3, "unsafe", ("S10",))
+    assert not below["flagged"] and not any(below["categories"].values()) and below["category_scores"]["hate"] == 0.3
+    assert om._result(math.nan, None, ())["workbench_guard"]["p_unsafe"] is None

@@ -2,12 +2,14 @@
 
 **Two guards**, one interface (``guard.check(text) -> Verdict``):
 
-* :class:`ModerationGuard` (live): OpenAI's moderation endpoint through the official SDK,
+* :class:`ModerationGuard`: OpenAI's moderation endpoint through the official SDK,
   ``client.moderations.create(model="omni-moderation-latest", input=text)``; a result is ``flagged`` with a
   score per category (https://developers.openai.com/api/docs/guides/moderation and
   https://developers.openai.com/api/reference/resources/moderations, read 2026-12-01: omni-moderation-latest
   takes text and images, is free to use). Anthropic and Google publish no moderation endpoint; their models can
-  be used as a :class:`ModelGuard`.
+  be used as a :class:`ModelGuard`. The local provider answers the same call offline with a ladder model as the
+  guard (``POST /v1/moderations``, :mod:`workbench.local.gateway.openai_moderations`); its score is then that
+  model's P(unsafe), which the result carries as ``workbench_guard``.
 * :class:`ModelGuard` (offline or live): a model asked Llama Guard 3's question (the prompt of the
   ``safety_guard`` task, :data:`workbench.evals.tasks.GUARD_TEMPLATE`): its verdict is the first ``safe`` or
   ``unsafe`` it writes, and on the OpenAI protocol its score is the probability of ``unsafe`` at the verdict
@@ -66,8 +68,8 @@ class Verdict:
 
     Attributes:
         unsafe: the decision (block when True).
-        score: how unsafe, 0-1 (moderation: the highest category score; model guard: P(unsafe) at the verdict
-            token; NaN when the guard gave none).
+        score: how unsafe, 0-1 (moderation: the highest category score, or the local guard's P(unsafe); model
+            guard: P(unsafe) at the verdict token; NaN when the guard gave none).
         guard: the moderation model or guard model id.
         answered_by: the model that really classified (local: the gateway's header).
         categories: flagged categories (moderation) or the categories the guard model listed.
@@ -89,7 +91,7 @@ class ModerationGuard:
 
     Args:
         client: an ``openai.OpenAI`` client (default: ``clients.openai(backend)``).
-        backend: used when ``client`` is None (``"live"``; the local provider has no moderation endpoint).
+        backend: used when ``client`` is None: ``"live"`` (OpenAI) or ``"local"`` (a ladder model judges).
         model: the moderation model.
         threshold: None to use the endpoint's own ``flagged``; a number in [0, 1] to flag when the highest
             category score reaches it.
@@ -106,14 +108,20 @@ class ModerationGuard:
     def check(self, text: str) -> Verdict:
         """Classify ``text``."""
         start = time.perf_counter()
-        response = self.client.moderations.create(model=self.model, input=text)
+        raw = self.client.moderations.with_raw_response.create(model=self.model, input=text)
         seconds = time.perf_counter() - start
+        response = raw.parse()
+        answered_by = raw.headers.get(model_call.ANSWERED_BY_HEADER) or str(response.model)
         result = response.results[0]
-        scores = {k: float(v) for k, v in result.category_scores.model_dump().items() if v is not None}
+        # by_alias: the API's names ("illicit/violent"); the SDK also keeps them as extras beside its field names
+        scores = {k: float(v) for k, v in result.category_scores.model_dump(by_alias=True).items() if v is not None}
         score = max(scores.values(), default=math.nan)
+        local = (result.model_extra or {}).get("workbench_guard")   # the local provider's guard: its P(unsafe)
+        if isinstance(local, dict) and local.get("p_unsafe") is not None:
+            score = float(local["p_unsafe"])
         unsafe = bool(result.flagged) if self.threshold is None else score >= self.threshold
-        flagged = tuple(k for k, v in result.categories.model_dump().items() if v)
-        return Verdict(unsafe, score, self.model, str(response.model), flagged, seconds,
+        flagged = tuple(k for k, v in result.categories.model_dump(by_alias=True).items() if v)
+        return Verdict(unsafe, score, self.model, answered_by, flagged, seconds,
                        "flagged" if result.flagged else "not flagged")
 
 

@@ -24,7 +24,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..faults import FaultConfig, FaultInjector, FaultSettingError, parse_faults
-from . import anthropic_messages, gemini, openai_chat, openai_common, openai_responses
+from . import (
+    anthropic_messages,
+    gemini,
+    openai_chat,
+    openai_common,
+    openai_moderations,
+    openai_responses,
+)
 from .batches import batch_routes
 from .core import Core, Engines
 from .errors import GatewayError, bad
@@ -140,7 +147,7 @@ async def answer(core: Core, request: Request, exchange: Exchange) -> Response:
 # Protocol routes
 # ------------------------------------------------------------------------------------------------
 def openai_routes(core: Core) -> list[Route]:
-    """``/v1/chat/completions`` and ``/v1/responses``."""
+    """``/v1/chat/completions``, ``/v1/responses`` and ``/v1/moderations`` (a local model as the guard)."""
     endpoint = protocol_endpoint(openai_common)
 
     @endpoint
@@ -151,9 +158,18 @@ def openai_routes(core: Core) -> list[Route]:
     async def responses(request: Request) -> Response:
         return await answer(core, request, await openai_responses.parse_responses(core, await read_json(request)))
 
+    @endpoint
+    async def moderations(request: Request) -> Response:
+        model, texts = openai_moderations.parse_moderation(core, await read_json(request))
+        mark(request, core, model)
+        fault = core.faults.draw()
+        await apply_fault(core.faults.config, fault, request)
+        return json_body_response(await openai_moderations.moderate(core, model, texts), cut=fault == "cut")
+
     return [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/responses", responses, methods=["POST"]),
+        Route("/v1/moderations", moderations, methods=["POST"]),
     ]
 
 
