@@ -81,7 +81,7 @@ def page_visit(article, tmp_path_factory):
 
 
 def test_no_console_errors(page_visit):
-    page, seen = page_visit
+    _, seen = page_visit
     assert seen["errors"] == []
     assert [text for kind, text in seen["console"] if kind == "error"] == []
 
