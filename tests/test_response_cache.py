@@ -185,3 +185,20 @@ def test_real_workload_on_the_local_provider(local_provider):
     assert (s.hits, s.misses) == (4, 4)
     assert replies[0] is replies[2] is replies[4]
     assert s.time_saved_s > 0 and s.tokens_saved > 0
+
+
+def test_key_reads_each_sdks_provider_and_server():
+    import anthropic
+    from google import genai
+    from google.genai import types
+
+    an = anthropic.Anthropic(api_key="sk-ant-test-not-a-key", base_url="http://mock.test")
+    gm = genai.Client(api_key="AIza-test-not-a-key-000000000", http_options={"base_url": "http://gm.test"})
+    text = response_cache.canonical_request(an.messages.create, {"model": "claude-sonnet-4-6", "max_tokens": 8,
+                                                                 "messages": [{"role": "user", "content": "x"}]})
+    assert '"provider":"anthropic"' in text and "mock.test" in text and "sk-ant" not in text
+    config = types.GenerateContentConfig(max_output_tokens=8, http_options=types.HttpOptions(timeout=5000))
+    text = response_cache.canonical_request(gm.models.generate_content,
+                                            {"model": "gemini-3.5-flash", "contents": "x", "config": config})
+    assert '"provider":"google"' in text and "gm.test" in text and "AIza" not in text
+    assert '"max_output_tokens":8' in text and "timeout" not in text     # http_options left out of the key
