@@ -252,9 +252,9 @@ def test_figure_has_a_panel_per_model_with_the_held_out_points(tmp_path):
 def test_local_moderation_maps_llama_guard_hazards_to_openai_categories():
     from workbench.local.gateway import openai_moderations as om
 
-    assert om._judgement("unsafe\nS1, S10", []) == (1.0, "unsafe", ("S1", "S10"))
-    assert om._judgement("safe", [])[:2] == (0.0, "safe")
-    assert math.isnan(om._judgement("I cannot say", [])[0])
+    assert om.read_verdict("unsafe\nS1, S10", []) == (1.0, "unsafe", ("S1", "S10"))
+    assert om.read_verdict("safe", [])[:2] == (0.0, "safe")
+    assert math.isnan(om.read_verdict("I cannot say", [])[0])
     result = om._result(0.8, "unsafe", ("S1", "S6"))       # S6 (specialized advice) has no OpenAI category
     assert result["flagged"]
     assert {c for c, on in result["categories"].items() if on} == {"violence", "illicit/violent"}

@@ -13,8 +13,9 @@
 * :class:`ModelGuard` (offline or live): a model asked Llama Guard 3's question (the prompt of the
   ``safety_guard`` task, :data:`workbench.evals.tasks.GUARD_TEMPLATE`): its verdict is the first ``safe`` or
   ``unsafe`` it writes, and on the OpenAI protocol its score is the probability of ``unsafe`` at the verdict
-  token (:func:`workbench.evals.scorers.verdict_confidence`), read exactly as the recorded ``guard-*`` runs read
-  it, so a threshold chosen on a recorded run applies unchanged to the live guard.
+  token (:func:`workbench.evals.scorers.verdict_confidence`, through
+  :func:`workbench.local.gateway.openai_moderations.read_verdict`, the local ``/v1/moderations``' own reading),
+  read exactly as the recorded ``guard-*`` runs read it, so a threshold chosen on a recorded run applies unchanged.
 
 :func:`guarded` puts a guard before and after a call: an unsafe prompt never reaches the model, an unsafe reply
 never reaches the user, and the result says which happened.
@@ -39,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 from . import clients, model_call, params, stats
-from .evals import scorers
 from .evals.streams import DEFAULT_SEED
 from .evals.tasks import GUARD_TEMPLATE
+from .local.gateway.openai_moderations import read_verdict
 
 __all__ = ["DEFAULT_GUARD_MODEL", "MODERATION_MODEL", "GuardedReply", "ModelGuard", "ModerationGuard", "Verdict",
            "choose_threshold", "guard_rates", "guarded", "rate_curve", "split_items"]
@@ -72,7 +73,7 @@ class Verdict:
             guard: P(unsafe) at the verdict token; NaN when the guard gave none).
         guard: the moderation model or guard model id.
         answered_by: the model that really classified (local: the gateway's header).
-        categories: flagged categories (moderation) or the categories the guard model listed.
+        categories: flagged categories (moderation) or the hazards (``S1``-``S14``) the guard model named.
         seconds: measured time of the guard's call.
         said: the guard's raw verdict word (model guard), or "flagged"/"not flagged" (moderation).
     """
@@ -155,22 +156,9 @@ class ModelGuard:
         answer = model_call.ask(self.client, self.model, GUARD_TEMPLATE.format(prompt=text),
                                 max_tokens=self.max_tokens, temperature=0.0, seed=DEFAULT_SEED,
                                 top_logprobs=logprobs)
-        rated = scorers.score_verdict(answer.text, "unsafe")
-        if answer.logprobs:
-            rated = scorers.verdict_confidence(rated, list(answer.logprobs))
-        probs = rated.details.get("option_probs") or {}
-        if "unsafe" in probs:        # P(unsafe) among the verdict token's alternatives
-            p_unsafe = float(probs["unsafe"])
-        else:                        # else the written verdict (1 or 0), NaN when there is none (as guard_scores)
-            p_unsafe = math.nan if rated.extracted is None else float(rated.extracted == "unsafe")
-        said = rated.extracted or ""
-        if not math.isnan(p_unsafe):
-            unsafe = p_unsafe >= self.threshold
-        else:
-            unsafe = self.missing == "unsafe"
-        lines = answer.text.strip().split("\n")
-        categories = tuple(c.strip() for c in lines[1].split(",") if c.strip()) if len(lines) > 1 else ()
-        return Verdict(unsafe, p_unsafe, self.model, answer.answered_by, categories, answer.seconds, said)
+        p_unsafe, said, hazards = read_verdict(answer.text, list(answer.logprobs or []))
+        unsafe = p_unsafe >= self.threshold if not math.isnan(p_unsafe) else self.missing == "unsafe"
+        return Verdict(unsafe, p_unsafe, self.model, answer.answered_by, hazards, answer.seconds, said or "")
 
 
 @dataclass(frozen=True)

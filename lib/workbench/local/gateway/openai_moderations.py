@@ -31,7 +31,8 @@ from .errors import GatewayError, bad
 from .openai_common import logprob_entries, unknown_argument
 from .types import DEFAULT_SEED, GenRequest, new_id
 
-__all__ = ["CATEGORIES", "FLAG_AT", "HAZARD_CATEGORIES", "MODERATION_MODELS", "moderate", "parse_moderation"]
+__all__ = ["CATEGORIES", "FLAG_AT", "HAZARD_CATEGORIES", "MODERATION_MODELS", "moderate", "parse_moderation",
+           "read_verdict"]
 
 #: OpenAI's moderation model ids (the openai SDK's ``ModerationModel``), answered by the stand-in.
 MODERATION_MODELS = ("omni-moderation-latest", "omni-moderation-2024-09-26", "text-moderation-latest",
@@ -89,8 +90,14 @@ def parse_moderation(core: Core, body: dict[str, Any]) -> tuple[str, list[str]]:
     return model, texts
 
 
-def _judgement(text: str, entries: list[dict[str, Any]]) -> tuple[float, str | None, tuple[str, ...]]:
-    """(P(unsafe), verdict written, hazards named) from the guard's reply and its log-probability entries."""
+def read_verdict(text: str, entries: list[dict[str, Any]]) -> tuple[float, str | None, tuple[str, ...]]:
+    """(P(unsafe), verdict written, hazards named) from a guard's reply and its log-probability entries.
+
+    P(unsafe) is the probability of ``unsafe`` among the verdict token's alternatives (OpenAI-shaped ``entries``,
+    as the recorded runs read it); without it, the written verdict (1 or 0); NaN when the reply has no verdict.
+    The hazards are the ``S1``-``S14`` codes on the reply's second line. :class:`workbench.safety_guard.ModelGuard`
+    reads its replies with this function too.
+    """
     from ...evals import scorers  # the recorded guard runs' own reading of a verdict
 
     rated = scorers.score_verdict(text, "unsafe")
@@ -130,5 +137,5 @@ async def moderate(core: Core, model: str, texts: list[str]) -> dict[str, Any]:
                          logprobs=GUARD_TOP_LOGPROBS)
         core.check_messages(req)
         gen = await core.generate(req)
-        results.append(_result(*_judgement(gen.text, logprob_entries(gen.logprobs or []))))
+        results.append(_result(*read_verdict(gen.text, logprob_entries(gen.logprobs or []))))
     return {"id": new_id("modr-"), "model": model, "results": results}
