@@ -120,3 +120,17 @@ def test_sweep_table_gives_accuracy_cost_and_shares_per_threshold() -> None:
         with pytest.raises(ParameterError) as err:
             esc.sweep(items, [CHEAP, TOP], bad)
         assert err.value.param == "thresholds"
+
+
+def test_recorded_log_probability_confidence_drives_the_hand_off() -> None:
+    """The ladder's run recorded with token log-probabilities: every answer carries its confidence."""
+    rec = suite.load_recorded(["ladder-smollm2-choice-lp"])
+    items = cq.item_outcomes(rec.results, cost="compute", cpu_cost_per_hour=0.05)
+    conf = items["confidence"].dropna()
+    assert len(conf) > 0.95 * len(items) and conf.between(0, 1).all()
+    small = "smollm2-135m-instruct"
+    handed = esc.escalate(items, [small], 0, person_threshold=0.5)
+    unsure = ~(items["confidence"] > 0.5).to_numpy()  # not above 0.5, or no answer
+    assert (handed["handled_by"] == cq.PERSON).sum() == unsure.sum()
+    kept = esc.escalate(items, [small], 0, missing="keep")
+    assert kept["correct"].tolist() == cq.single(items, small)["correct"].tolist()
