@@ -15,7 +15,7 @@ LAYERS: dict[str, int] = {
     "fields": 1, "content": 1, "engine_client": 1,
     "core": 2, "transport": 2,
     "openai_common": 3, "batch_jobs": 3,
-    "openai_chat": 4, "openai_responses": 4, "anthropic_messages": 4, "gemini": 4,
+    "openai_chat": 4, "openai_responses": 4, "anthropic_messages": 4, "gemini": 4, "openai_moderations": 4,
     "batches": 5,
     "app": 6,
     "__init__": 7,
