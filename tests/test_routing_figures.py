@@ -84,3 +84,12 @@ def test_escalation_figure_draws_accuracy_cost_and_person_share_per_threshold(it
     with pytest.raises(ParameterError) as err:
         rf.plot_escalation(swept.drop(columns="threshold"), title="t", source="s")
     assert err.value.param == "table"
+    singles = cq.summary(pd.concat([cq.single(items, CHEAP), cq.single(items, TOP)]))
+    fig = rf.plot_escalation(swept, title="t", source="s", singles=singles)
+    first = swept["task"].iloc[0]
+    levels = sorted(line.get_ydata()[0] for line in fig.axes[0].lines[1:3])  # the task's two single-model levels
+    assert np.allclose(levels, sorted(100 * singles[singles["task"] == first]["accuracy"]))
+    plt.close(fig)
+    with pytest.raises(ParameterError) as err:
+        rf.plot_escalation(swept, title="t", source="s", singles=singles.drop(columns="accuracy"))
+    assert err.value.param == "singles"

@@ -123,19 +123,24 @@ def plot_frontier(table: pd.DataFrame, *, title: str, source: str, cost: str = "
     return add_source(fig, source)
 
 
-def plot_escalation(table: pd.DataFrame, *, title: str, source: str, cost: str = "usd_per_1k") -> plt.Figure:
+def plot_escalation(table: pd.DataFrame, *, title: str, source: str, cost: str = "usd_per_1k",
+                    singles: pd.DataFrame | None = None) -> plt.Figure:
     """Accuracy (interval), cost per 1,000 items and the share handed to a person against the threshold.
 
     Args:
         table: :func:`workbench.escalation.sweep_table` (per task: one line per task).
         title, source: as for :func:`plot_frontier`.
         cost: ``"usd_per_1k"`` or ``"seconds_per_1k"``.
+        singles: :func:`workbench.cost_quality.summary` rows of single models on the same items (per task
+            when ``table`` is), drawn as dotted levels on the accuracy and cost panels for reference.
     """
     params.choice(cost, "cost", list(_COSTS))
     params.columns(table, ["threshold", "accuracy", "ci_low", "ci_high", "person_share", cost], "table")
     if table.empty:
         raise params.ParameterError("table", "at least one threshold row", "an empty table")
     title, source = _title(title, "title"), _title(source, "source")
+    if singles is not None:
+        params.columns(singles, ["policy", "accuracy", cost], "singles")
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(14, 4.2))
     groups = table.groupby("task", sort=False) if "task" in table else [("all items", table)]
     palette = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"]
@@ -147,6 +152,13 @@ def plot_escalation(table: pd.DataFrame, *, title: str, source: str, cost: str =
         a1.fill_between(t, 100 * g["ci_low"].astype(float), 100 * g["ci_high"].astype(float), color=color, alpha=0.15)
         a2.plot(t, g[cost], color=color, marker="o", ms=3)
         a3.plot(t, 100 * g["person_share"], color=color, marker="o", ms=3)
+        if singles is not None:
+            mine = singles if "task" not in singles or task == "all items" else singles[singles["task"] == task]
+            for r in mine.itertuples():
+                for ax, y in ((a1, 100 * r.accuracy), (a2, getattr(r, cost))):
+                    ax.axhline(y, color=color, ls=":", lw=1)
+                    ax.annotate(str(r.policy), (1.0, y), xytext=(-2, 2), textcoords="offset points", ha="right",
+                                va="bottom", fontsize=6.5, color=color)
     a1.set_ylabel("accuracy % of answered items (interval)")
     a1.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.pct(v)))
     a2.set_ylabel(_COSTS[cost])
