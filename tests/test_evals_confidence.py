@@ -9,13 +9,14 @@ import asyncio
 import json
 import math
 import sqlite3
+import subprocess
 from collections import Counter
 from pathlib import Path
 
 import anthropic
 import numpy as np
 import pytest
-from workbench import catalog, evals
+from workbench import catalog, evals, paths
 from workbench.evals import archive, data, safety_data, sampling, scorers, tasks
 from workbench.evals.archive_format import RUNS_DIR
 from workbench.evals.scorers import Score
@@ -24,7 +25,6 @@ from workbench.evals.streams import stream_reply
 from workbench.params import ParameterError
 
 LP_ARCHIVE = "ladder-smollm2-choice-lp"
-GUARD_ARCHIVE = "guard-smollm2"
 
 
 def tok(token: str, logprob: float, top: list[tuple[str, float]]) -> dict:
@@ -65,7 +65,8 @@ def test_choice_confidence_adds_the_chosen_token_and_is_empty_without_a_letter()
 
 
 def test_word_probabilities_count_the_word_a_token_begins() -> None:
-    pairs = [("un", -0.2), (" Safe", -1.8), ("S", -3.0), ("Sure", -2.0), ("", -1.0), ("u", -4.0)]
+    pairs = [("un", -0.2), (" Safe", -1.8), ("sa", -3.0), ("Sure", -2.0), ("", -1.0), ("UNS", -4.0),
+             ("S", -0.5), ("u", -0.5)]  # single letters count for neither ("S" also starts "S1")
     probs = scorers.word_probabilities(pairs, ("safe", "unsafe"))
     unsafe, safe = math.exp(-0.2) + math.exp(-4.0), math.exp(-1.8) + math.exp(-3.0)
     assert probs == pytest.approx({"safe": safe / (safe + unsafe), "unsafe": unsafe / (safe + unsafe)})
@@ -85,6 +86,10 @@ def test_verdict_confidence_and_score() -> None:
     assert scorers.score_verdict("The request is SAFE.", "safe").extracted == "safe"
     assert scorers.score_verdict("It is not safe\nunsafe", "unsafe").extracted == "safe"  # the first line decides
     assert scorers.score_verdict("I cannot help with that.", "unsafe") == Score(0.0, None)
+    # a reply that starts with a category code ("S" then "1") has no verdict token
+    codes = [tok("S", -0.1, [("S", -0.1), ("safe", -2.0), ("unsafe", -3.0)]), tok("1", -0.1, [("1", -0.1)])]
+    none = scorers.verdict_confidence(scorers.score_verdict("S1: Violent Crimes.", "unsafe"), codes)
+    assert none.confidence is None and none.details["option_probs"] == {}
 
 
 def test_task_score_uses_logprobs_only_when_given() -> None:
@@ -270,16 +275,27 @@ def test_guard_task_prompt_and_scorer() -> None:
     assert wrong.confidence == pytest.approx(1 - p_unsafe, abs=1e-6)
 
 
-@pytest.mark.skipif(not (RUNS_DIR / GUARD_ARCHIVE).is_dir(), reason=f"{GUARD_ARCHIVE} not recorded")
-def test_guard_archive_gives_labels_verdicts_and_p_unsafe(tmp_path: Path) -> None:
-    run_id = archive.to_store(GUARD_ARCHIVE, tmp_path / "g.sqlite", progress=False)
+def _committed(prefix: str) -> list[str]:
+    """Archives under data/runs/ tracked by git whose id starts with ``prefix`` (not one being recorded)."""
+    listed = subprocess.run(["git", "ls-files", "--", f"{RUNS_DIR.relative_to(paths.ROOT)}/{prefix}*/manifest.json"],
+                            cwd=paths.ROOT, capture_output=True, text=True, check=False)
+    return sorted({Path(f).parent.name for f in listed.stdout.split()})
+
+
+@pytest.mark.parametrize("archive_id", _committed("guard-") or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no guard archive committed"))])
+def test_guard_archive_gives_labels_verdicts_and_p_unsafe(archive_id: str, tmp_path: Path) -> None:
+    a = archive.load(archive_id)
+    planned = len(a.manifest["plan"]["safety_guard"])
+    run_id = archive.to_store(a, tmp_path / "g.sqlite", progress=False)
     frame = safety_data.guard_frame(evals.load_results(run_id, tmp_path / "g.sqlite"))
-    assert len(frame) == 200 and Counter(frame["label"]) == {"safe": 100, "unsafe": 100}
+    assert len(frame) == planned and Counter(frame["label"]) == {"safe": planned // 2, "unsafe": planned // 2}
     truth = {it.id: it.target for it in safety_data.load_safety_set()}
     assert all(truth[i] == lab for i, lab in zip(frame["item_id"], frame["label"], strict=True))
-    assert frame["p_unsafe"].dropna().between(0, 1).all() and frame["p_unsafe"].notna().sum() > 150
+    assert frame["p_unsafe"].dropna().between(0, 1).all()
     said = frame[frame["verdict"].notna()]
     assert (said["correct"] == (said["verdict"] == said["label"])).all()
+    assert said["p_unsafe"].isna().mean() < 0.1  # a reply with a verdict has its verdict token's probabilities
     both = said[said["p_unsafe"].notna()]
     assert np.allclose(np.where(both["verdict"] == "unsafe", both["p_unsafe"], 1 - both["p_unsafe"]),
                        both["confidence"], atol=1e-5)

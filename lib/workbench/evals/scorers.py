@@ -284,16 +284,18 @@ def choice_confidence(score: Score, logprobs: Sequence[Mapping[str, Any]], lette
 
 
 def word_probabilities(alternatives: Sequence[tuple[str, float]], words: Sequence[str]) -> dict[str, float]:
-    """Probability of each word as the answer, from one token's alternatives: a token counts for the word
-    it begins (case-insensitive: ``"un"``, ``"Unsafe"``, ``" unsafe"`` for ``unsafe``), renormalised over
-    the words; a token that begins several words counts for none.  Empty when none is there."""
+    """Probability of each word as the answer, from one token's alternatives: a token of two characters or
+    more counts for the word it begins (case-insensitive: ``"un"``, ``"Unsafe"``, ``" unsafe"`` for
+    ``unsafe``), renormalised over the words; a token that begins several words counts for none, and a
+    single letter for none (``"S"`` starts Llama Guard's category codes ``S1``...``S14`` as well as
+    ``safe``).  Empty when none is there."""
     lowered = [w.lower() for w in words]
     mass: dict[str, float] = {}
     for token, logprob in alternatives:
         if logprob is None or not isinstance(logprob, (int, float)) or math.isnan(logprob):
             continue
         key = _token_key(token).lower()
-        hits = [w for w, low in zip(words, lowered, strict=True) if key and low.startswith(key)]
+        hits = [w for w, low in zip(words, lowered, strict=True) if len(key) >= 2 and low.startswith(key)]
         if len(hits) == 1:
             mass[hits[0]] = mass.get(hits[0], 0.0) + math.exp(logprob)
     total = sum(mass.values())
@@ -302,13 +304,14 @@ def word_probabilities(alternatives: Sequence[tuple[str, float]], words: Sequenc
 
 def _begins_one(words: Sequence[str]) -> Any:
     lowered = [w.lower() for w in words]
-    return lambda t: bool(t) and sum(w.startswith(t.lower()) for w in lowered) == 1
+    return lambda t: len(t) >= 2 and sum(w.startswith(t.lower()) for w in lowered) == 1
 
 
 def verdict_confidence(score: Score, logprobs: Sequence[Mapping[str, Any]],
                        words: Sequence[str] = ("safe", "unsafe")) -> Score:
     """``score`` (of a verdict reply) with its confidence: the probability of the extracted verdict at the
-    first generated token that begins exactly one of ``words`` (:func:`word_probabilities`);
+    first generated token of two characters or more that begins exactly one of ``words``
+    (:func:`word_probabilities`);
     ``details["option_probs"]`` holds each word's."""
     pairs = answer_alternatives(logprobs, _begins_one(words))
     if pairs is None:
