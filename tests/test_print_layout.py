@@ -44,9 +44,11 @@ def test_widths_fill_like_water_and_respect_minimums():
     assert sum(shares) == pytest.approx(1)
     cols = [s * 400 for s in shares]
     assert cols[0] == pytest.approx(30)  # a narrow column keeps its natural width
-    # the wide ones share the rest equally, none below its minimum
-    assert cols[1:] == [pytest.approx(170), pytest.approx(200)]
-    assert pl.TableLayout(natural=[30, 300, 500], minimum=[30, 60, 60]).widths(400)[1] * 400 == pytest.approx(185)
+    # the wide ones get their minimum plus the same fraction of what each lacks for one line
+    k = (400 - 30 - 60 - 200) / (240 + 300)
+    assert cols[1:] == [pytest.approx(60 + 240 * k), pytest.approx(200 + 300 * k)]
+    notes = [s * 400 for s in pl.TableLayout(natural=[30, 300, 2000], minimum=[30, 60, 60]).widths(400)]
+    assert notes[2] > 3 * notes[1] > 3 * 60  # a column of long notes gets the room, not an equal share
     tight = [s * 420 for s in pl.TableLayout(natural=[100, 500], minimum=[90, 300]).widths(420)]
     assert tight == [pytest.approx(100), pytest.approx(320)]  # never below a minimum (the longest word)
     assert pl.TableLayout(natural=[10, 20], minimum=[5, 5]).widths(100) == [pytest.approx(1 / 3), pytest.approx(2 / 3)]

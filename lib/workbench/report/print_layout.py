@@ -80,9 +80,10 @@ class TableLayout:
         return sum(self.minimum)
 
     def widths(self, available: float) -> list[float]:
-        """Column shares of ``available`` (fractions summing to 1), filled like water: every column
-        whose text fits under a common cap keeps its natural width, the wider ones share the rest
-        equally, and none gets less than its minimum (its longest word)."""
+        """Column shares of ``available`` (fractions summing to 1). Columns whose text fits under a common
+        cap (found like water filling a tank) keep their natural width; the room left goes to the wider
+        ones as a browser shares it: each its minimum (its longest word) plus a part of what it lacks
+        for one line, in proportion, so a column of long notes gets more room than a column of names."""
         if self.natural_width <= available or self.minimum_width >= available:
             cols = self.natural if self.natural_width <= available else self.minimum
             return [c / sum(cols) for c in cols]
@@ -94,7 +95,12 @@ class TableLayout:
         for _ in range(50):  # used() grows with the cap: bisect for used(cap) == available
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if used(mid) < available else (lo, mid)
-        cols = [max(m, min(n, lo)) for n, m in zip(self.natural, self.minimum)]
+        wide = [n > lo for n in self.natural]
+        room = available - sum(n for n, w in zip(self.natural, wide) if not w)
+        floor = sum(m for m, w in zip(self.minimum, wide) if w)
+        lacking = sum(n - m for n, m, w in zip(self.natural, self.minimum, wide) if w)
+        share = (room - floor) / lacking if lacking > 0 else 0.0
+        cols = [m + (n - m) * share if w else n for n, m, w in zip(self.natural, self.minimum, wide)]
         return [c / sum(cols) for c in cols]
 
 
