@@ -244,8 +244,9 @@ def _token_key(token: Any) -> str:
 
 def answer_alternatives(logprobs: Sequence[Mapping[str, Any]], is_answer: Any) -> list[tuple[str, float]] | None:
     """(token, logprob) alternatives at the answer token: the first generated token whose text
-    ``is_answer(text)``; the chosen token is added when its ``top_logprobs`` leave it out.  None when no
-    generated token is an answer.
+    ``is_answer(text)``; the chosen token is added when its ``top_logprobs`` leave it out.  When no
+    generated token is an answer, the first token's alternatives if one of them is (what the model would
+    have said first: Llama Guard's own score is the probability of ``unsafe`` as the first token); else None.
 
     Args:
         logprobs: one entry per generated token, OpenAI's shape (``Reply.logprobs``).
@@ -258,6 +259,10 @@ def answer_alternatives(logprobs: Sequence[Mapping[str, Any]], is_answer: Any) -
         if entry.get("token") not in {t for t, _ in pairs}:
             pairs.append((str(entry.get("token")), entry.get("logprob")))
         return pairs
+    if logprobs:
+        first = [(str(t.get("token")), t.get("logprob")) for t in logprobs[0].get("top_logprobs") or ()]
+        if any(is_answer(_token_key(t)) for t, _ in first):
+            return first
     return None
 
 
