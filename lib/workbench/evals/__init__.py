@@ -13,12 +13,17 @@ Recorded runs (one archive format for every backend, see :mod:`workbench.evals.a
     run_id = evals.archive.to_store("my-run")      # re-scored into the store, no engine needed
     evals.archive.replay("my-run", sample=5).table  # re-sent through the local provider
 
+Tasks that ask token log-probabilities (``mmlu_direct``, ``arc_direct``, ``safety_guard``) give each item a
+``confidence`` column (the probability of the answer given; NaN where not recorded) and the options'
+probabilities in ``details["option_probs"]``; :mod:`workbench.evals.safety_data` is the labelled safety set
+behind ``safety_guard`` and ``safety_data.guard_frame(results)`` its results as label / verdict / p_unsafe.
+
 From a shell: ``python -m workbench.evals run --tasks mmlu gsm8k --models gpt-4o --limit 20``
 (``record``, ``replay ID``, ``import ID`` for archives).
 """
 from __future__ import annotations
 
-from . import archive
+from . import archive, safety_data
 from .data import DataError, Item
 from .runner import Reply, RunSummary, arun, classify_error, run, stream_reply
 from .sandbox import SandboxResult, run_python
@@ -57,6 +62,7 @@ __all__ = [
     "needle_task",
     "run",
     "run_python",
+    "safety_data",
     "stream_reply",
     "summarize",
 ]
