@@ -76,15 +76,19 @@ class PatternRun:
         return f"{what}, archive{'s' if len(self.archives) > 1 else ''} {', '.join(self.archives)}"
 
 
+def _manifest(run: RunIndex) -> dict:
+    return json.loads((run.folder / MANIFEST).read_text(encoding="utf-8"))
+
+
 def _has_logprobs(run: RunIndex) -> bool:
-    manifest = json.loads((run.folder / MANIFEST).read_text(encoding="utf-8"))
-    return any((s or {}).get("top_logprobs") for s in (manifest.get("request_settings") or {}).values())
+    return any((s or {}).get("top_logprobs") for s in (_manifest(run).get("request_settings") or {}).values())
 
 
 def _ladder(runs: Path | None) -> list[RunIndex]:
-    """One local choice archive per model, all of one kind: recorded with token log-probabilities or
-    without, whichever covers more models (with log-probabilities on a tie); per model the last by id."""
-    found = [r for r in find_archives(runs, [], backend="local") if set(r.tasks) & set(CHOICE_TASKS)]
+    """One finished local choice archive per model, all of one kind: recorded with token log-probabilities
+    or without, whichever covers more models (with log-probabilities on a tie); per model the last by id."""
+    found = [r for r in find_archives(runs, [], backend="local")
+             if set(r.tasks) & set(CHOICE_TASKS) and "counts" in _manifest(r)]  # counts: the recording finished
     groups: dict[bool, dict[str, RunIndex]] = {True: {}, False: {}}
     for r in sorted(found, key=lambda r: r.archive_id):
         for m in r.models:
@@ -118,7 +122,8 @@ def _load(folders: tuple[str, ...], stamps: tuple[int, ...], backend: str) -> Pa
 def pattern_run(claim: Claim, ctx: Context) -> PatternRun | None:
     """The run a pattern claim is judged on (see the module docstring), or None when there is none."""
     live = [r for r in find_archives(ctx.runs, claim.subjects, backend="live")
-            if len(r.models) >= 2 and set(r.tasks) & set(CHOICE_TASKS)] if claim.subjects else []
+            if len(r.models) >= 2 and set(r.tasks) & set(CHOICE_TASKS) and "counts" in _manifest(r)] \
+        if claim.subjects else []
     for chosen, backend in ((live[-1:], "live"), (_ladder(ctx.runs), "local")):
         if not chosen:
             continue

@@ -40,6 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from . import catalog, costs, fmt, model_choice, params, paths, scoreboard, stats
@@ -529,23 +530,30 @@ def decision_table(profiles: pd.DataFrame | None = None, today: date | str | Non
 # Figure
 # --------------------------------------------------------------------------------------------
 def plot_screens(decisions: Sequence[Decision], title: str, source: str) -> plt.Figure:
-    """Models left after each screen, one line per decision, the pick written at the end."""
+    """Models left after each screen, one row per decision (count written in the cell, shade = share of the
+    candidates left), the pick written at the end of the row."""
     if not decisions:
         raise params.ParameterError("decisions", "at least one decision", decisions)
-    fig, ax = plt.subplots(figsize=(9.5, 0.35 * len(decisions) + 3.2))
     labels = ["candidates", *SCREENS]
+    counts = np.array([[len(d.pool), *[len(s.kept) for s in d.steps]] for d in decisions], dtype=float)
+    share = counts / np.maximum(counts[:, :1], 1)
+    fig, ax = plt.subplots(figsize=(10, 0.34 * len(decisions) + 1.6))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1.6, aspect="auto")
+    for (i, j), n in np.ndenumerate(counts):
+        ax.text(j, i, f"{int(n)}", ha="center", va="center", fontsize=8,
+                color="#c0392b" if n == 0 else "#1a1a1a")
     for i, d in enumerate(decisions):
-        counts = [len(d.pool), *[len(s.kept) for s in d.steps]]
-        line, = ax.plot(range(len(labels)), counts, marker="o", lw=1.6, alpha=0.9,
-                        label=f"{d.profile.profile_id} ({d.on.isoformat()})")
-        ax.annotate(_name(d.pick) if d.pick else "no pick", (len(labels) - 1, counts[-1]),
-                    xytext=(8, (i - len(decisions) / 2) * 3), textcoords="offset points", fontsize=7.5,
-                    color=line.get_color(), va="center")
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_xlim(-0.2, len(labels) + 0.8)
-    ax.set_ylabel("models left")
-    ax.set_title(title, loc="left", fontweight="bold")
-    ax.legend(fontsize=7.5, frameon=False, loc="upper right", ncol=2)
+        ax.text(len(labels) - 0.4, i, _name(d.pick) if d.pick else "no pick", va="center", fontsize=8,
+                color="#1a1a1a" if d.pick else "#c0392b", fontweight="bold" if d.pick else "normal")
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(decisions)), [f"{d.profile.profile_id} · {d.on.isoformat()}" for d in decisions],
+                  fontsize=8)
+    ax.set_xlim(-0.5, len(labels) + 2.2)
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title, loc="left", fontweight="bold", pad=22)
     fig.text(0.01, 0.005, source, fontsize=7, color="#555")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
