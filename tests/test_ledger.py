@@ -328,3 +328,19 @@ def test_router_saving_verdict_follows_the_measured_interval(monkeypatch: pytest
     expected = ledger_patterns._bound_verdict(60, 100 * learned["saving_low"], 100 * learned["saving_high"], "at least")
     assert low["verdict"] == expected and low["archive"] == "synthetic"
     assert low["derived"] == pytest.approx(100 * learned["saving"])
+
+
+def test_an_unfinished_recording_is_never_read(tmp_path: Path) -> None:
+    import shutil
+
+    from workbench.evals.archive_format import RUNS_DIR
+
+    for archive_id in ("ladder-smollm2-choice", "ladder-qwen0.5b-choice", "ladder-qwen1.5b-choice"):
+        shutil.copytree(RUNS_DIR / archive_id, tmp_path / archive_id)
+    manifest = tmp_path / "ladder-smollm2-choice" / "manifest.json"
+    unfinished = json.loads(manifest.read_text(encoding="utf-8"))
+    unfinished.pop("counts")                              # what a recording in progress looks like
+    manifest.write_text(json.dumps(unfinished), encoding="utf-8")
+    row = ledger.ledger(sources=["S1"], kinds=["cost"], runs=tmp_path).set_index("claim_id").loc["s1_router_saving_low"]
+    assert row["archive"] == "ladder-qwen0.5b-choice, ladder-qwen1.5b-choice"
+    assert "2 open models" in row["finding"]
