@@ -169,3 +169,13 @@ def test_write_times_keeps_comments_and_other_fields(tmp_path: Path) -> None:
     assert text.startswith("# The chapter registry") and "#   parameters  the names" in text
     with pytest.raises(ParameterError, match="timings"):
         chapters.write_times({"99_nothing": after[1].timing}, reg)  # type: ignore[dict-item]
+
+
+def test_content_digest_ignores_the_times_only(tmp_path: Path) -> None:
+    reg = tmp_path / "chapters.toml"
+    shutil.copy(chapters.REGISTRY, reg)
+    before = chapters.content_digest(reg)
+    chapters.write_times({CHAPTERS[0].stem: chapters.Timing(99.0, date(2026, 1, 2), "elsewhere")}, reg)
+    assert chapters.content_digest(reg) == before
+    reg.write_text(reg.read_text().replace(f'title = "{CHAPTERS[0].title}"', 'title = "Renamed"'))
+    assert chapters.content_digest(reg) != before
