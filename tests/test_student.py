@@ -187,21 +187,30 @@ def test_record_times_from_the_reports_run_records(tmp_path: Path) -> None:
     guide.write_text(f"# Guide\n\n{chapters.times_table(registry).replace('s |', 's (old) |')}\n\nend\n")
     build = tmp_path / "build"
     (build / "notebooks").mkdir(parents=True)
-    first, second, third = chapters.load(registry)[:3]
-    for chapter, seconds, backend, params in ((first, 61.25, "local", {}),
-                                              (second, 9.0, "local", {"backend": "local", "max_tokens": 8}),
-                                              (third, 5.0, "live", {"backend": "live"})):
-        cache.write_record(build / "notebooks" / chapter.filename, {"notebook": "x"}, seconds=seconds,
-                           executed_at="2026-11-30 10:00:00 UTC", backend=backend, parameters=params)
+    before = chapters.load(registry)
+    first, second, third, fourth = before[:4]
+    files = cache.tree_files(cache.LIB_DIR, paths.DATA)
+    params = {first: report.plan.parameters_for([first.notebook], "local", None)[first.notebook],
+              second: {"backend": "local", "max_tokens": 8}, third: {"backend": "live"},
+              fourth: report.plan.parameters_for([fourth.notebook], "local", None)[fourth.notebook]}
+    for chapter, seconds, backend in ((first, 61.25, "local"), (second, 9.0, "local"), (third, 5.0, "live"),
+                                      (fourth, 7.0, "local")):
+        inputs = cache.run_inputs(chapter.notebook, params[chapter], backend, files)
+        if chapter is fourth:
+            inputs["notebook"] = "the digest of an older version"
+        cache.write_record(build / "notebooks" / chapter.filename, inputs, seconds=seconds,
+                           executed_at="2026-11-30 10:00:00 UTC", backend=backend, parameters=params[chapter])
     timings, skipped = teaching.record_times(build, registry=registry, guide=guide)
     assert list(timings) == [first.stem]
     assert timings[first.stem].seconds == 61.25 and timings[first.stem].measured_on == date(2026, 11, 30)
     assert "cores" in timings[first.stem].machine
     assert "not the defaults" in skipped[second.stem] and "not offline" in skipped[third.stem]
-    assert all("no run record" in why for stem, why in skipped.items() if stem not in (second.stem, third.stem))
+    assert "older chapter, library or data" in skipped[fourth.stem]
+    assert all("no run record" in why for stem, why in skipped.items()
+               if stem not in (second.stem, third.stem, fourth.stem))
     after = chapters.load(registry)
     assert after[0].timing is not None and after[0].timing.seconds == 61.2  # one decimal, as written
-    assert after[1].timing == second.timing and after[2].timing == third.timing
+    assert [c.timing for c in after[1:]] == [c.timing for c in before[1:]]
     text = guide.read_text()
     assert chapters.embedded(text, "times") == chapters.times_table(registry) and "(old)" not in text
     assert text.startswith("# Guide\n") and text.endswith("\nend\n")

@@ -238,12 +238,14 @@ def record_times(build_dir: Path | None = None, *, registry: Path | None = None,
 
     A chapter's time is the ``seconds`` its last successful run took, as the report pipeline recorded it
     (``build/notebooks/NAME.run.json``), with that run's date and this machine (run this command on the
-    machine that built the report). Only offline runs at the default parameters count (backend ``local``,
-    no ``-p``); others are skipped with the reason. The time table in ``guide`` (``docs/teaching.md``) is
+    machine that built the report). Only offline runs at the default parameters of the chapter as it is now
+    count (backend ``local``, no ``-p``, the run's cache key equal to the current sources' key); others are
+    skipped with the reason. The time table in ``guide`` (``docs/teaching.md``) is
     rewritten to match. Returns (times written by stem, reasons for the chapters skipped).
     """
     build_dir = Path(build_dir) if build_dir is not None else paths.BUILD
     machine = f"{host.new_run('chapter timing', prefix='timing').host}, {host.total_memory_bytes() / 2**30:.0f} GiB"
+    files = cache.tree_files(cache.LIB_DIR, paths.DATA)
     timings: dict[str, chapters.Timing] = {}
     skipped: dict[str, str] = {}
     for chapter in chapters.load(registry):
@@ -255,6 +257,9 @@ def record_times(build_dir: Path | None = None, *, registry: Path | None = None,
             skipped[chapter.stem] = f"run with backend {record.get('backend')!r}, not offline"
         elif extra:
             skipped[chapter.stem] = f"run with parameters {extra}, not the defaults"
+        elif not chapter.notebook.exists() or record.get("key") != cache.key_of(
+                cache.run_inputs(chapter.notebook, record["parameters"], "local", files)):
+            skipped[chapter.stem] = "its last run was of an older chapter, library or data (run make report)"
         else:
             day = datetime.strptime(record["executed_at"][:10], "%Y-%m-%d").date()
             timings[chapter.stem] = chapters.Timing(float(record["seconds"]), day, machine)
