@@ -89,3 +89,28 @@ def test_words_too_long_for_a_landscape_page_are_cut():
     assert pl.layout_tables(body)["turned"] == 1
     assert pl.measure(body.table).minimum_width <= pl.LANDSCAPE_WIDTH_PT
     assert ZWSP in body.table.tbody.get_text()
+
+
+def _figure_body(folder, *sizes_in: tuple[float, float]) -> BeautifulSoup:
+    """A print body with one figure per (width, height) in inches, as PNG files drawn at 100 dpi."""
+    from PIL import Image
+
+    parts = []
+    for k, (w, h) in enumerate(sizes_in):
+        Image.new("RGB", (int(w * 100), int(h * 100)), "white").save(folder / f"f{k}.png", dpi=(100, 100))
+        parts.append(f'<figure id="fig-{k}"><img src="f{k}.png"><figcaption>Figure 1.{k + 1}</figcaption></figure>')
+    return BeautifulSoup("".join(parts), "html.parser")
+
+
+def test_small_figures_stay_tall_ones_float_very_wide_ones_turn(tmp_path):
+    body = _figure_body(tmp_path, (6, 3), (8, 7), (15, 4), (11, 10), (20, 1))
+    counts = pl.layout_figures(body, tmp_path)
+    holder = {f["id"]: f.parent.get("id", "") for f in body.find_all("figure")}
+    assert holder["fig-0"] == ""  # 3 in tall: in the flow, where the chapter put it
+    assert holder["fig-1"].startswith("wb-float-")  # 6.4 in tall at the column's width: floats
+    assert holder["fig-2"].startswith("wb-turn-")  # 15 in wide: the column would print it at 43 %
+    turned = body.find(id="fig-2").img
+    assert turned["width"] == f"{pl.TURNED_FIGURE_PT:.0f}pt"  # along the page's height
+    assert holder["fig-3"].startswith("wb-float-")  # wide but tall too: turning gains too little
+    assert holder["fig-4"].startswith("wb-turn-")  # 20 in wide and flat: 33 % in the column, 45 % turned
+    assert counts == {"in place": 1, "floated": 2, "turned": 2}

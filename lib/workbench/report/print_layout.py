@@ -1,4 +1,4 @@
-"""The PDF's table layout, decided on the print HTML before pandoc turns it into typst.
+"""The PDF's layout of tables and wide figures, decided on the print HTML before pandoc turns it into typst.
 
 Tables are set at one legible size (7.5 pt DejaVu Sans, ``assets/report.typ``) and never scaled down.
 For each table the width of its columns is estimated from its text at that size: a table whose text fits
@@ -10,6 +10,13 @@ with its source line and any wide table right after it. Long identifiers (``a_b_
 opportunities so no cell runs into the next. Long tables break across pages with the header repeated
 (typst repeats ``table.header``); a table's ``*From ...*`` line becomes ``<div id="wb-source-N">``,
 which the template sets small.
+
+Figures stay where the chapter puts them, except two kinds, which float to the top or bottom of a page
+(the text goes on around them, so a figure that does not fit the rest of a page leaves no half page
+empty; they are numbered, captioned and referred to by number): a tall one, printing taller than a third
+of the text height (``<div id="wb-float-N">``), and one drawn so wide that the text column would shrink it
+below 60 % (its text then prints at a few points), which is also turned to print along the page's height
+(``<div id="wb-turn-N">``).
 """
 from __future__ import annotations
 
@@ -21,9 +28,10 @@ from pathlib import Path
 import matplotlib
 from bs4 import BeautifulSoup, NavigableString, Tag
 from fontTools.ttLib import TTFont
+from PIL import Image
 
-__all__ = ["FONT_DIR", "FONT_PT", "LANDSCAPE_WIDTH_PT", "PORTRAIT_WIDTH_PT", "TableLayout", "layout_tables",
-           "measure", "text_width"]
+__all__ = ["FONT_DIR", "FONT_PT", "LANDSCAPE_WIDTH_PT", "PORTRAIT_WIDTH_PT", "TURNED_FIGURE_PT", "TableLayout",
+           "layout_figures", "layout_tables", "measure", "text_width"]
 
 #: The DejaVu fonts that matplotlib ships: typst is given this folder, and tables are measured with them,
 #: so the PDF looks the same on a machine without system fonts.
@@ -35,6 +43,14 @@ FONT_PT = 7.5
 PORTRAIT_WIDTH_PT = 595.3 - 2 * 62.4
 #: The same on a landscape page.
 LANDSCAPE_WIDTH_PT = 841.9 - 2 * 62.4
+#: Longest side of a turned figure: the A4 text height (2.4 cm margins) less room for the caption and the header.
+TURNED_FIGURE_PT = 650.0
+#: A figure that would print smaller than this share of its drawn size in the text column is turned.
+TURN_BELOW_SCALE = 0.6
+#: The A4 text height (2.4 cm margins top and bottom).
+TEXT_HEIGHT_PT = 841.9 - 2 * 68.0
+#: A figure printing taller than this floats.
+FLOAT_ABOVE_PT = TEXT_HEIGHT_PT / 3
 #: Horizontal padding of one cell (typst inset 3 pt on each side).
 CELL_PAD_PT = 6.0
 _ZWSP = "\u200b"
@@ -220,3 +236,42 @@ def layout_tables(body: Tag, soup: BeautifulSoup | None = None) -> dict[str, int
 def _follows(group: Tag, block: Tag) -> bool:
     """True when ``block`` comes right after ``group`` (nothing but whitespace between)."""
     return _next_block(group) is block
+
+
+def _image_size_pt(path: Path) -> tuple[float, float] | None:
+    """An image file's drawn size in pt (from its pixels and the dpi it records; 72 when it records none)."""
+    try:
+        with Image.open(path) as im:
+            dpi = float((im.info.get("dpi") or (72, 72))[0]) or 72.0
+            return im.size[0] / dpi * 72, im.size[1] / dpi * 72
+    except OSError:
+        return None
+
+
+def layout_figures(body: Tag, base: Path, soup: BeautifulSoup | None = None) -> dict[str, int]:
+    """Float the tall figures and turn those drawn too wide for the text column (see the module doc);
+    return how many stayed, floated and were turned.
+
+    ``base`` is the folder the images' ``src`` paths are relative to (the PDF's work folder).
+    """
+    soup = soup or BeautifulSoup("", "html.parser")
+    counts = {"in place": 0, "floated": 0, "turned": 0}
+    for fig in body.find_all("figure"):
+        img = fig.find("img", src=True)
+        size = _image_size_pt(base / img["src"]) if img is not None else None
+        if size is None:
+            continue
+        width, height = size
+        # turned: along the page's height, no taller than the text column is wide (room for the caption)
+        turned = min(TURNED_FIGURE_PT, width, (PORTRAIT_WIDTH_PT - 40) * width / height)
+        # turning must gain enough to be worth turning the page
+        if PORTRAIT_WIDTH_PT / width < TURN_BELOW_SCALE and turned >= 1.25 * PORTRAIT_WIDTH_PT:
+            counts["turned"] += 1
+            img["width"] = f"{turned:.0f}pt"
+            fig.wrap(soup.new_tag("div", attrs={"id": f"wb-turn-{counts['turned']}"}))
+        elif height * min(1.0, PORTRAIT_WIDTH_PT / width) > FLOAT_ABOVE_PT:
+            counts["floated"] += 1
+            fig.wrap(soup.new_tag("div", attrs={"id": f"wb-float-{counts['floated']}"}))
+        else:
+            counts["in place"] += 1
+    return counts

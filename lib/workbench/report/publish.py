@@ -29,7 +29,7 @@ from bs4 import BeautifulSoup
 from .. import catalog, clients, paths
 from .cache import read_record
 from .errors import ReportError
-from .print_layout import FONT_DIR, layout_tables
+from .print_layout import FONT_DIR, layout_figures, layout_tables
 from .render import Chapter, pandoc, render_chapters
 
 __all__ = ["ASSETS", "DEFAULT_TITLE", "KEY_PACKAGES", "environment_stamp", "to_html", "to_pdf"]
@@ -130,6 +130,7 @@ def _article(chapters: Sequence[Chapter], executed: Sequence[Path], title: str, 
         _flatten_for_print(chapters, media_dir)
         for ch in chapters:
             layout_tables(ch.body, soup)
+            layout_figures(ch.body, media_dir.parent, soup)
     page = _template("report.html.j2").render(
         title=title,
         chapters=[{"stem": c.stem, "title": c.title,
