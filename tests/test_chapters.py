@@ -102,12 +102,14 @@ def test_get_by_number_or_stem() -> None:
 
 def test_times_table_formats_minutes_and_marks_unmeasured(tmp_path: Path) -> None:
     reg = tmp_path / "chapters.toml"
-    reg.write_text(_ENTRY.format(n="01", extra='seconds = 125.0\nmeasured_on = "2026-12-01"\nmachine = "m"\n')
-                   + _ENTRY.format(n="02", extra=""))
+    reg.write_text(_ENTRY.format(n="01", extra='seconds = 119.6\nmeasured_on = "2026-12-01"\nmachine = "m"\n')
+                   + _ENTRY.format(n="02", extra="")
+                   + _ENTRY.format(n="03", extra='seconds = 8.4\nmeasured_on = "2026-12-02"\nmachine = "m"\n'))
     table = chapters.times_table(reg)
-    assert "| 01 · T01 | 2 min 05 s | 2026-12-01, m |" in table
+    assert "| 01 · T01 | 2 min 00 s | 2026-12-01, m |" in table
     assert "| 02 · T02 | ? | not measured yet |" in table
-    assert "| all chapters | 2 min 05 s (1 of 2 measured) |" in table
+    assert "| 03 · T03 | 8 s | 2026-12-02, m |" in table
+    assert "| all chapters | 2 min 08 s (2 of 3 measured) |" in table
 
 
 def test_embed_replaces_only_its_block() -> None:

@@ -211,9 +211,8 @@ def _keys(chapter: Chapter) -> str:
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+    whole = round(seconds)
+    return f"{whole} s" if whole < 90 else f"{whole // 60} min {whole % 60:02d} s"
 
 
 def where_next(current: str | int | None = None, path: Path | None = None) -> str:
