@@ -103,6 +103,15 @@ def test_choose_threshold_rules():
         sg.choose_threshold([0.1, 0.2], ["safe", "safe"])
 
 
+def test_shared_items_keeps_the_items_every_model_judged():
+    frame = _frame()
+    fewer = frame[~((frame["model"] == "guard-b") & frame["item_id"].isin(["item/0", "item/1"]))]
+    shared = sg.shared_items(fewer)
+    assert set(shared["item_id"]) == {f"item/{i}" for i in range(2, 40)} and len(shared) == 2 * 38
+    with pytest.raises(ParameterError, match="^frame:"):
+        sg.shared_items(frame.assign(item_id=frame["model"] + frame["item_id"]))
+
+
 def test_unscored_items_fail_closed_by_default():
     frame = pd.DataFrame({"model": "g", "item_id": ["a", "b", "c", "d"], "label": ["safe", "unsafe", "safe", "unsafe"],
                           "p_unsafe": [np.nan, np.nan, 0.1, 0.9], "verdict": [None, "unsafe", "safe", "unsafe"]})

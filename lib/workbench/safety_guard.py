@@ -45,7 +45,7 @@ from .evals.tasks import GUARD_TEMPLATE
 from .local.gateway.openai_moderations import read_verdict
 
 __all__ = ["DEFAULT_GUARD_MODEL", "MODERATION_MODEL", "GuardedReply", "ModelGuard", "ModerationGuard", "Verdict",
-           "choose_threshold", "guard_rates", "guarded", "rate_curve", "split_items"]
+           "choose_threshold", "guard_rates", "guarded", "rate_curve", "shared_items", "split_items"]
 
 #: OpenAI's current moderation model.
 MODERATION_MODEL = "omni-moderation-latest"
@@ -230,6 +230,16 @@ def guard_scores(frame: pd.DataFrame) -> pd.Series:
         said = frame["verdict"].map({"unsafe": 1.0, "safe": 0.0}).astype(float)
         score = score.fillna(said)
     return score
+
+
+def shared_items(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the items every model in ``frame`` judged (to compare guards on the same items)."""
+    frame = _checked(frame)
+    per_model = frame.groupby("model")["item_id"].agg(set)
+    common = set.intersection(*per_model) if len(per_model) else set()
+    if not common:
+        raise params.ParameterError("frame", "items judged by every model", "no item shared by all models")
+    return frame[frame["item_id"].isin(common)].reset_index(drop=True)
 
 
 def split_items(frame: pd.DataFrame, *, tune_share: float = 0.5, seed: int = 0) -> pd.DataFrame:
