@@ -141,3 +141,13 @@ def test_screenshot_of_each_chapter(page_visit):
         page.screenshot(path=str(shot))
         assert shot.stat().st_size > 10_000, f"{shot} looks empty"
     assert sorted(p.stem for p in SHOTS.glob("*.png")) == sorted(stems)
+
+
+def test_every_link_inside_the_article_has_a_target(page_visit):
+    """Links between chapters and to figures ("Figure 7.2") point at an element of the page."""
+    page, _ = page_visit
+    dangling = page.evaluate("""() => Array.from(document.querySelectorAll('a[href^="#"]'))
+        .map(a => a.getAttribute('href').slice(1)).filter(id => !document.getElementById(id))""")
+    assert dangling == []
+    refs = page.eval_on_selector_all("a.figure-ref", "links => links.map(a => a.textContent)")
+    assert all(r.startswith("Figure ") for r in refs)
