@@ -19,6 +19,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -135,7 +136,7 @@ def test_project_kernel_is_found_through_the_server(lab_server):
     ours = [s for s in specs.values() if s["spec"]["display_name"] == KERNEL_DISPLAY_NAME]
     assert len(ours) == 1, sorted(s["spec"]["display_name"] for s in specs.values())
     argv0 = Path(ours[0]["spec"]["argv"][0])
-    assert argv0.parent.resolve() == (paths.ROOT / ".venv" / "bin").resolve()  # this environment's Python
+    assert argv0.parent.resolve() == Path(sys.executable).parent.resolve()  # this environment's Python
     assert (lab_server.data_dir / "kernels" / ours[0]["name"] / "kernel.json").is_file()  # make lab installed it
     assert lab_server.get("/api/contents")["path"] == ""  # the server's root is notebooks/
     assert CHAPTER.name in {c["name"] for c in lab_server.get("/api/contents")["content"]}
