@@ -302,7 +302,7 @@ def test_guard_archive_gives_labels_verdicts_and_p_unsafe(archive_id: str, tmp_p
     assert frame["p_unsafe"].dropna().between(0, 1).all()
     said = frame[frame["verdict"].notna()]
     assert (said["correct"] == (said["verdict"] == said["label"])).all()
-    assert said["p_unsafe"].isna().mean() < 0.1  # a reply with a verdict has its verdict token's probabilities
+    assert said.empty or said["p_unsafe"].isna().mean() < 0.1  # a verdict comes with its token's probabilities
     both = said[said["p_unsafe"].notna()]
     assert np.allclose(np.where(both["verdict"] == "unsafe", both["p_unsafe"], 1 - both["p_unsafe"]),
                        both["confidence"], atol=1e-5)
