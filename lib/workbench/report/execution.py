@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import nbformat
 import papermill as pm
 
 from .. import params as checks
-from .. import paths
+from .. import exercises, paths
 from . import cache
 from .errors import (
     NotebookExecutionError,
@@ -85,6 +85,20 @@ def execute(notebooks_dir: Path | None = None, build_dir: Path | None = None, *,
     return runs
 
 
+@contextlib.contextmanager
+def _exercises_strict() -> Iterator[None]:
+    """Kernels started inside see ``WORKBENCH_EXERCISES=strict`` (:mod:`workbench.exercises`)."""
+    before = os.environ.get(exercises.STRICT_ENV)
+    os.environ[exercises.STRICT_ENV] = "strict"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(exercises.STRICT_ENV, None)
+        else:
+            os.environ[exercises.STRICT_ENV] = before
+
+
 def _share_local_provider(shared: contextlib.ExitStack) -> None:
     """Start one local provider for all the kernels of this build (``WORKBENCH_LOCAL_URL``), once.
 
@@ -119,7 +133,8 @@ def _execute_one(n: int, total: int, nb: Path, out_dir: Path, params: dict[str, 
         _share_local_provider(shared)
     start = time.perf_counter()
     try:
-        with kernel_environment(backend):
+        # the article's build is also the exercises' check: a wrong solution stops it, naming the exercise
+        with kernel_environment(backend), _exercises_strict():
             pm.execute_notebook(str(nb), str(executed), parameters=params, kernel_name=KERNEL,
                                 cwd=str(nb.parent), progress_bar=progress, log_output=False,
                                 execution_timeout=cell_timeout)
