@@ -234,6 +234,20 @@ def test_a_run_through_the_local_provider_scores_confidence_where_it_can(local_p
     assert smol["confidence"].notna().sum() == smol["extracted"].notna().sum()
     assert claude["confidence"].isna().all()
     assert any("not asked of claude-sonnet-4-6" in n for n in summary.notes)
+    # asked for none: no confidence, and the notes do not claim any
+    off = evals.run(["arc_direct"], ["smollm2-135m-instruct"], "local", limit=1, store=store, max_tokens=3,
+                    progress=False, logprobs=False)
+    res = evals.load_results(off.run_id, store)
+    assert (res["outcome"] == "scored").all() and res["confidence"].isna().all()
+    assert not any("log-probabilities" in n for n in off.notes)
+    with pytest.raises(ParameterError, match="logprobs"):
+        evals.run(["arc_direct"], ["smollm2-135m-instruct"], "local", limit=1, store=store, logprobs="yes")
+    from workbench.evals.__main__ import main as cli_main
+
+    assert cli_main(["run", "--tasks", "arc_direct", "--models", "smollm2-135m-instruct", "--limit", "1",
+                     "--max-tokens", "2", "--store", str(store), "--run-id", "cli-off", "--no-logprobs",
+                     "--no-progress"]) == 0
+    assert evals.load_results("cli-off", store)["confidence"].isna().all()
 
 
 # ------------------------------------------------------------------------------------------------

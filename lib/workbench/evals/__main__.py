@@ -99,6 +99,9 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--needle-depths", default=None,
                      help=f"needle depths in [0, 1], comma-separated "
                           f"(default {','.join(f'{d:g}' for d in NEEDLE_DEPTHS)})")
+    run.add_argument("--no-logprobs", action="store_true",
+                     help="ask no token log-probabilities (default: tasks that score a confidence from them ask "
+                          "their top_logprobs where the protocol gives them)")
     run.add_argument("--json", action="store_true", help="print a machine-readable summary")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -133,7 +136,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         summary = run(tasks, _split(args.models), args.backend, limit=None if args.all else args.limit,
                       seed=args.seed, run_id=args.run_id, store=args.store, concurrency=args.concurrency,
                       max_attempts=args.max_attempts, timeout=args.timeout, max_tokens=args.max_tokens,
-                      progress=not args.no_progress, archive=archive)
+                      progress=not args.no_progress, archive=archive, logprobs=not args.no_logprobs)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:

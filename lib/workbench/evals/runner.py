@@ -294,6 +294,7 @@ async def arun(
     progress: bool = True,
     client_factory: Any = None,
     archive: str | Path | None = None,
+    logprobs: bool = True,
 ) -> RunSummary:
     """Run tasks x models on one backend (async); see :func:`run` for the arguments."""
     from .. import clients
@@ -309,6 +310,8 @@ async def arun(
     model_list = catalog.check_models(models, param="models")
     _check_arguments(limit, seed, max_attempts, timeout, backoff, max_backoff, temperature, concurrency,
                      max_tokens)
+    if not isinstance(logprobs, bool):
+        raise params.ParameterError("logprobs", "True or False", logprobs)
     if archive is not None and client_factory is not None:
         raise ValueError("archive: recording needs the runner's own clients; leave client_factory unset")
     writer: ArchiveWriter | None = None
@@ -322,7 +325,8 @@ async def arun(
         raise ValueError(f"run_id must be a non-empty string of at most 200 characters, got {run_id!r}")
     run_date = date.today()
     settings: dict[tuple[str, str], RequestSettings] = {
-        (t.name, m): request_settings(t, m, backend, max_tokens=max_tokens, temperature=temperature)
+        (t.name, m): request_settings(t, m, backend, max_tokens=max_tokens, temperature=temperature,
+                                      logprobs=logprobs)
         for t in task_list for m in model_list}
 
     # which real model answers each id on the local backend (the provider says; a custom factory: the default)
@@ -345,7 +349,7 @@ async def arun(
               "models": model_list, "backend": backend, "limit": limit, "seed": seed,
               "max_attempts": max_attempts, "timeout": timeout, "temperature": temperature,
               "request_seed": DEFAULT_SEED if local else None, "max_tokens": max_tokens,
-              "tokenizer": TOKENIZER, "local_model": answerers or None,
+              "tokenizer": TOKENIZER, "local_model": answerers or None, "logprobs": logprobs,
               "concurrency": dict(concurrency) if isinstance(concurrency, Mapping) else concurrency,
               "request_settings": {f"{t}|{m}": s.to_dict() for (t, m), s in settings.items()},
               "notes": notes, "archive_id": run_id if archive is not None else None}
@@ -506,6 +510,7 @@ def run(
     progress: bool = True,
     client_factory: Any = None,
     archive: str | Path | None = None,
+    logprobs: bool = True,
 ) -> RunSummary:
     """Run tasks x models on one backend and store every attempt; return a :class:`RunSummary`.
 
@@ -538,11 +543,14 @@ def run(
             ``workbench.clients.for_model(model, backend, async_=True)``.
         archive: record the run into this archive (an id under ``data/runs/`` or a folder); the run id
             is the archive id, and recording the same archive again resumes it.
+        logprobs: tasks that read token log-probabilities (``Task.top_logprobs``: the letter-only choice
+            tasks, the safety guard) ask for them, where the protocol gives them, and score each item's
+            ``confidence`` (:mod:`workbench.evals.sampling`); False asks none (confidence stays empty).
     """
     coro = arun(tasks, models, backend, limit=limit, seed=seed, run_id=run_id, store=store,
                 concurrency=concurrency, max_attempts=max_attempts, timeout=timeout, backoff=backoff,
                 max_backoff=max_backoff, max_tokens=max_tokens, temperature=temperature,
-                progress=progress, client_factory=client_factory, archive=archive)
+                progress=progress, client_factory=client_factory, archive=archive, logprobs=logprobs)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -111,7 +111,7 @@ def is_reasoning(model: str) -> bool:
 
 
 def request_settings(task: Task, model: str, backend: str, *, max_tokens: int | Mapping[str, int] | None,
-                     temperature: float | None) -> RequestSettings:
+                     temperature: float | None, logprobs: bool = True) -> RequestSettings:
     """The output cap and sampling parameters ``model`` gets for ``task`` on ``backend``.
 
     Args:
@@ -120,6 +120,7 @@ def request_settings(task: Task, model: str, backend: str, *, max_tokens: int | 
         backend: ``"local"`` or ``"live"``.
         max_tokens: the run's cap (an int for every task, ``{task: cap}``, or None for the defaults).
         temperature: the run's temperature (None: the provider's default).
+        logprobs: False to ask no token log-probabilities even where the task reads them.
     """
     given = max_tokens.get(task.name) if isinstance(max_tokens, Mapping) else max_tokens
     if given is not None:
@@ -138,7 +139,7 @@ def request_settings(task: Task, model: str, backend: str, *, max_tokens: int | 
                         or (p == "seed" and seed is not None))
         temperature = None if "temperature" in rejected else temperature
         seed = None if "seed" in rejected else seed
-    top = task.top_logprobs
+    top = task.top_logprobs if logprobs else None
     if top is not None and (protocol(model) not in LOGPROB_PROTOCOLS or "logprobs" in rejected_params(model)
                             or (backend == "live" and is_reasoning(model))):
         omitted, top = (*omitted, "logprobs"), None
