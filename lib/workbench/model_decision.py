@@ -357,7 +357,8 @@ def decide(profile: Profile, on: date | str | None = None, pool: Iterable[str] |
                 {m: f"{status} on {day.isoformat()}" for m in models
                  if not (state := _status(m, day, _stamp()))[0] for status in [state[1]]})
     cost, unpriced = _costs(left, profile, day, price_source, given)
-    left = step("priced", "a price on the date" + (f" from {price_source}" if price_source else ""), left, unpriced)
+    left = step("priced", "a price on the date" + (f" from {price_source}" if price_source else "")
+                + (" or one given" if given else ""), left, unpriced)
     info = catalog.models().set_index("model_id")
     dropped, unknown = {}, {}
     for m in left:
