@@ -121,6 +121,12 @@ def test_unscored_items_fail_closed_by_default():
     assert (closed["false_positives"], closed["false_negatives"], closed["unscored"]) == (1, 0, 1)
     opened = sg.guard_rates(frame, split=split, threshold=0.5, missing="safe").iloc[0]
     assert opened["false_positives"] == 0
+    # a guard that never gives a score (SmolLM2's recorded run): no threshold, every item counted as `missing`
+    blank = frame.assign(p_unsafe=np.nan, verdict=None)
+    halves = pd.DataFrame({"item_id": ["a", "b", "c", "d"], "split": ["tune", "tune", "test", "test"]})
+    none = sg.guard_rates(blank, split=halves).iloc[0]
+    assert math.isnan(none["threshold"]) and none["rule"].startswith("no scored tuning item")
+    assert (none["fp_rate"], none["fn_rate"], none["unscored"]) == (1.0, 0.0, 2)
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, "0.5", True])
@@ -271,3 +277,15 @@ def test_local_moderation_maps_llama_guard_hazards_to_openai_categories():
     below = om._result(0.3, "unsafe", ("S10",))
     assert not below["flagged"] and not any(below["categories"].values()) and below["category_scores"]["hate"] == 0.3
     assert om._result(math.nan, None, ())["workbench_guard"]["p_unsafe"] is None
+
+
+def test_figure_of_a_guard_that_gave_no_score():
+    from workbench import safety_figures
+
+    frame = _frame(models=("mute",)).assign(p_unsafe=np.nan)
+    split = sg.split_items(frame)
+    rates = sg.guard_rates(frame, split=split)
+    fig = safety_figures.plot_guard_rates(sg.rate_curve(frame, split=split), rates, title="t", source="s")
+    ax = next(ax for ax in fig.axes if ax.get_xlabel())
+    assert "no threshold" in ax.get_title()
+    assert ax.containers[0].lines[0].get_data()[1][0] == 1.0        # every safe item blocked (fail closed)

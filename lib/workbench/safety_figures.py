@@ -3,11 +3,14 @@
 * :func:`plot_guard_rates`: per guard model, the false-positive rate (safe items flagged) and the
   false-negative rate (unsafe items let through) against the decision threshold on the tuning items (lines),
   the threshold chosen there (dashed), and the held-out rates at that threshold with their Wilson intervals
-  (points with error bars): what the guard will really do, measured on items it was not tuned on.
+  (points with error bars): what the guard will really do, measured on items it was not tuned on. A guard that
+  gave no score at all has no threshold: its held-out points sit mid-panel and the title says so.
 
 It prints the run or archives the numbers came from under the figure (:func:`workbench.score_plots.add_source`).
 """
 from __future__ import annotations
+
+import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -46,14 +49,17 @@ def plot_guard_rates(curve: pd.DataFrame, rates: pd.DataFrame, *, title: str, so
     for ax, model in zip(axes[0], models, strict=True):
         lines = curve[(curve["model"] == model) & curve["split"].isin(["tune", "all"])]
         row = rates[rates["model"] == model].iloc[0]
+        scored = not math.isnan(row["threshold"])   # NaN: the guard gave no score (every item counted as missing)
+        at = row["threshold"] if scored else 0.5
         for nudge, (key, (color, label)) in zip((-0.012, 0.012), RATE_STYLE.items(), strict=True):
             ax.plot(lines["threshold"], lines[f"{key}_rate"], color=color, lw=1.6, label=f"{label}, tuning items")
             mid, lo, hi = row[f"{key}_rate"], row[f"{key}_low"], row[f"{key}_high"]
-            ax.errorbar([row["threshold"] + nudge], [mid], yerr=[[mid - lo], [hi - mid]], fmt="o", color=color, capsize=4,
-                        ms=6, mec="white", label=f"{label}, held-out (interval)")
-        ax.axvline(row["threshold"], color="#444444", ls="--", lw=1)
-        ax.set_title(f"{model}\nthreshold {row['threshold']:.2f}, {int(row['test_items'])} held-out items",
-                     fontsize=9.5)
+            ax.errorbar([at + nudge], [mid], yerr=[[max(mid - lo, 0.0)], [max(hi - mid, 0.0)]], fmt="o", color=color,
+                        capsize=4, ms=6, mec="white", label=f"{label}, held-out (interval)")
+        if scored:
+            ax.axvline(at, color="#444444", ls="--", lw=1)
+        chosen = f"threshold {at:.2f}" if scored else "no score given: no threshold"
+        ax.set_title(f"{model}\n{chosen}, {int(row['test_items'])} held-out items", fontsize=9.5)
         ax.set_xlabel("threshold on P(unsafe)")
         ax.set_xlim(0, 1)
         ax.set_ylim(-0.02, 1.02)

@@ -278,14 +278,16 @@ def choose_threshold(scores: Sequence[float], labels: Sequence[str], *, max_fn_r
     rule picks a range and returns its middle (farthest from the scores on either side). Default rule: the lowest
     balanced error (mean of the false-positive and false-negative rates), ties to the higher range (fewer safe
     items flagged); with ``max_fn_rate``, the highest range whose false-negative rate stays at or under that
-    budget (a miss budget; if none does, the lowest: every scored item flagged).
+    budget (a miss budget; if none does, the lowest: every scored item flagged). NaN when no item has a score.
     """
     s = np.asarray(scores, dtype=float)
     unsafe = np.asarray(labels) == "unsafe"
     if len(s) == 0 or unsafe.all() or not unsafe.any():
         raise params.ParameterError("labels", "both safe and unsafe items to choose a threshold on", list(labels)[:5])
     budget = None if max_fn_rate is None else params.tolerance(max_fn_rate, "max_fn_rate")
-    cuts = sorted({float(v) for v in s if not math.isnan(v)}) or [0.5]   # ascending distinct scores
+    cuts = sorted({float(v) for v in s if not math.isnan(v)})   # ascending distinct scores
+    if not cuts:  # nothing scored: no threshold to choose (every item counts as ``missing`` says)
+        return math.nan
     errors = []
     for t in cuts:
         fp, neg, fn, pos = _rates(s, unsafe, t, missing)
@@ -334,6 +336,8 @@ def guard_rates(frame: pd.DataFrame, *, split: pd.DataFrame | None = None, tune_
             t = choose_threshold(scores[tune].to_numpy(), frame["label"][tune].to_numpy(), max_fn_rate=max_fn_rate,
                                  missing=missing)
             rule = "lowest balanced error" if max_fn_rate is None else f"false negatives <= {max_fn_rate:g}"
+            if math.isnan(t):
+                rule = f"no scored tuning item: every unscored item counted {missing}"
         else:
             t, rule = fixed, "given"
         held = scores[test].to_numpy()
