@@ -134,3 +134,18 @@ def test_recorded_log_probability_confidence_drives_the_hand_off() -> None:
     assert (handed["handled_by"] == cq.PERSON).sum() == unsure.sum()
     kept = esc.escalate(items, [small], 0, missing="keep")
     assert kept["correct"].tolist() == cq.single(items, small)["correct"].tolist()
+
+
+def test_confidence_thresholds_spread_the_items_of_a_model() -> None:
+    items = _items(n=200)
+    ts = esc.confidence_thresholds(items, CHEAP, n=6)
+    assert ts[0] == 0 and ts[-1] == 1 and ts == sorted(ts) and len(ts) == 6
+    conf = items.loc[items["model"] == CHEAP, "confidence"]
+    escalated = [float((conf <= t).mean()) for t in ts[1:-1]]  # each step moves about a quarter of the items
+    assert np.allclose(np.diff(escalated), 0.25, atol=0.05)
+    for kwargs, param in [({"model": "gpt-99"}, "model"), ({"model": CHEAP, "n": 2}, "n")]:
+        with pytest.raises(ParameterError) as err:
+            esc.confidence_thresholds(items, **kwargs)
+        assert err.value.param == param
+    with pytest.raises(ParameterError, match="confidence"):
+        esc.confidence_thresholds(_items(confidence=False), CHEAP)

@@ -18,6 +18,8 @@ An answer without a confidence (no answer, or a run without log-probabilities) f
 ``"error"``.  A model whose answers carry no confidence at all is an error naming it.
 
 * :func:`escalate` gives one policy (a policy frame, kind ``escalation``);
+* :func:`confidence_thresholds` gives thresholds spread over where a model's confidences actually lie
+  (a small model's may all sit between 0.27 and 0.44, where a grid of 0, 0.05, ..., 1 has three points);
 * :func:`sweep` gives one policy per threshold (with a ``threshold`` column), and :func:`sweep_table` its
   accuracy, cost per 1,000 items and the share each model and a person handled, per threshold.
 """
@@ -42,7 +44,7 @@ from .cost_quality import (
 )
 from .params import ParameterError
 
-__all__ = ["MISSING", "escalate", "sweep", "sweep_table"]
+__all__ = ["MISSING", "confidence_thresholds", "escalate", "sweep", "sweep_table"]
 
 #: What an answer without a confidence does: escalate (never trusted), keep (trusted), or error.
 MISSING: tuple[str, ...] = ("escalate", "keep", "error")
@@ -131,6 +133,24 @@ def escalate(items: pd.DataFrame, chain: Sequence[str], threshold: float, *, per
     label = name or (f"escalate {' > '.join(chain)} at {t:g}"
                      + (f", person at {person:g}" if person is not None else ""))
     return policy_frame(label, "escalation", wide, handled, correct, seconds, usd, calls)
+
+
+def confidence_thresholds(items: pd.DataFrame, model: str, n: int = 11) -> list[float]:
+    """``n`` thresholds from 0 to 1 that spread the items of ``model`` evenly: 0, the quantiles of its recorded
+    confidences (rounded to 3 decimals, repeats dropped) and 1.  They depend on the confidences only, never
+    on the outcomes.
+
+    Raises:
+        params.ParameterError: an unknown model, ``n`` < 3, or a model without any recorded confidence.
+    """
+    (model,) = check_models(items, [model], "model")
+    n = params.count(n, "n", minimum=3)
+    conf = items.loc[items["model"] == model, "confidence"].dropna().to_numpy(float)
+    if not len(conf):
+        raise ParameterError("items", f"a confidence for the answers of {model} (a run recorded with token "
+                             "log-probabilities)", "none recorded")
+    inner = np.round(np.quantile(conf, np.linspace(0, 1, n - 1)[:-1]), 3) if n > 2 else []
+    return sorted({0.0, 1.0, *(float(v) for v in inner)})
 
 
 def sweep(items: pd.DataFrame, chain: Sequence[str], thresholds: Sequence[float] | None = None, *,
