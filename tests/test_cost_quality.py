@@ -128,6 +128,12 @@ def test_savings_are_paired_on_common_items_and_the_interval_holds_the_point() -
     assert part["items"] == len(subset)  # only the items both policies saw
 
 
+def test_a_policy_name_used_twice_is_one_clear_error() -> None:
+    pol = cq.single(_items(), TOP)
+    with pytest.raises(ParameterError, match="twice"):
+        cq.summary(pd.concat([pol, pol]))
+
+
 def test_savings_bad_names_and_numbers_name_the_parameter() -> None:
     pol = cq.single(_items(), TOP)
     for kwargs, param in [({"policy": "nope", "baseline": f"always {TOP}"}, "policy"),

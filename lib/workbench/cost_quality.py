@@ -216,6 +216,11 @@ def _check_policies(policies: pd.DataFrame) -> pd.DataFrame:
     params.columns(policies, POLICY_COLUMNS, "policies")
     if policies.empty:
         raise ParameterError("policies", "at least one policy row", "an empty table")
+    twice = policies.duplicated(["policy", *ITEM_KEYS])
+    if twice.any():
+        row = policies[twice].iloc[0]
+        raise ParameterError("policies", "one row per policy and item (two policies with one name?)",
+                             f"{row['policy']!r} twice on {row['task']} item {row['item_id']}")
     return policies
 
 

@@ -475,6 +475,8 @@ def standard_policies(items: pd.DataFrame, prompts: pd.DataFrame, split: Split, 
     table = fit_task_table(items, split, singles, tolerance_pts)
     frames.append(route_by_task(items, table, keys=test[test["task"].isin(list(table))]))
     router = fit_router(items, prompts, split, cheap, strong, words=words)
-    frames += [route_learned(items, router, prompts, t) for t in params.as_list(thresholds)]
+    values = params.as_list(thresholds)
+    values = [check_threshold(t, "thresholds") for t in ([values] if isinstance(values, (int, float)) else values)]
+    frames += [route_learned(items, router, prompts, t) for t in sorted(set(values))]
     frames.append(oracle(items, cheap, strong, keys=test.merge(paired_keys(items, [cheap, strong]), on=ITEM_KEYS)))
     return pd.concat(frames, ignore_index=True)
