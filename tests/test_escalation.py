@@ -149,3 +149,18 @@ def test_confidence_thresholds_spread_the_items_of_a_model() -> None:
         assert err.value.param == param
     with pytest.raises(ParameterError, match="confidence"):
         esc.confidence_thresholds(_items(confidence=False), CHEAP)
+
+
+def test_the_recorded_cascade_from_0_5b_to_1_5b_spans_the_two_models() -> None:
+    """On the runs recorded with log-probabilities: threshold 0 is the 0.5B alone (its answered items), 1 the
+    1.5B at the price of both calls, and a person handed the 1.5B's unsure answers leaves more accurate ones."""
+    rec = suite.load_recorded(["ladder-qwen0.5b-choice-lp", "ladder-qwen1.5b-choice-lp"])
+    items = cq.item_outcomes(rec.results, cost="compute", cpu_cost_per_hour=0.05)
+    low = esc.escalate(items, [CHEAP, TOP], 0, missing="keep")
+    assert low["correct"].tolist() == cq.single(items, CHEAP)["correct"].tolist()
+    high = esc.escalate(items, [CHEAP, TOP], 1)
+    top = cq.single(items, TOP)
+    assert high["correct"].tolist() == top["correct"].tolist() and (high["usd"] > top["usd"]).all()
+    table = esc.sweep_table(esc.sweep(items, [TOP], [0, 0.5], person_threshold="same"), by_task=False)
+    kept, everything = table.set_index("threshold").loc[0.5], table.set_index("threshold").loc[0]
+    assert 0 < kept["person_share"] < 1 and kept["ci_low"] > everything["accuracy"]
