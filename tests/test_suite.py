@@ -182,7 +182,7 @@ def test_archive_and_recording_tables_and_the_source_come_from_the_manifest(reco
     how = suite.recording_table(runs).iloc[0]
     assert how["prompt format"] == "mmlu_direct: letter only" and how["output cap"] == "mmlu_direct: 8"
     assert how["code"].startswith(m["code"]["commit"][:10])
-    assert runs.source() == f"archive rec-a (model file sha256 {sha[:12]}, recorded {day})"
+    assert runs.source() == f"archive rec-a (model file sha256 {sha[:12]}), recorded {day}"
     assert runs.source(models=["gpt-4o"]) == "no archive" and runs.source(tasks=["humaneval_qwen"]) == "no archive"
     assert "GGUF" in runs.label and "live" not in runs.label
 

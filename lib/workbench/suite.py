@@ -447,8 +447,15 @@ class RecordedRuns:
                 continue
             shas = [_file_sha(a.manifest, m)[:12] for m in ms]
             what = ("model file sha256 " + ", ".join(s for s in shas if s)) if any(shas) else f"{a.backend} API"
-            parts.append(f"{a.id} ({what}, recorded {_recorded_on(a.manifest)})")
-        return ("archive " if len(parts) == 1 else "archives ") + "; ".join(parts) if parts else "no archive"
+            parts.append((a.id, what, _recorded_on(a.manifest)))
+        if not parts:
+            return "no archive"
+        days = {day for _, _, day in parts}
+        if len(days) == 1:  # one recording day: said once, so a table's source line stays short
+            named = [f"{i} ({w})" for i, w, _ in parts]
+            return ("archive " if len(parts) == 1 else "archives ") + "; ".join(named) + f", recorded {days.pop()}"
+        named = [f"{i} ({w}, recorded {d})" for i, w, d in parts]
+        return ("archive " if len(parts) == 1 else "archives ") + "; ".join(named)
 
 
 def load_recorded(archives: Sequence[str | Path], store: str | Path | None = None, *,
