@@ -276,6 +276,9 @@ def test_s3_metrics_hold_against_the_measured_ladder(table: pd.DataFrame) -> Non
     assert "accuracy alone picks" in row["finding"] and row["archive"].startswith("ladder-")
     for metric in ("task success", "handling time", "policy compliance", "deflection", "user satisfaction"):
         assert metric in row["evidence"], metric
+    handoff = table.loc["s3_handoff"]                  # the ladder recorded with log-probabilities gives a confidence
+    assert handoff["verdict"] in ("consistent", "contradicted", "not distinguishable")
+    assert all(a.endswith("-lp") for a in handoff["archive"].split(", ")) and "handed to a person" in handoff["evidence"]
 
 
 def _pattern(monkeypatch: pytest.MonkeyPatch, confidence_right: float, confidence_wrong: float):
