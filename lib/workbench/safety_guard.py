@@ -40,9 +40,6 @@ import numpy as np
 import pandas as pd
 
 from . import clients, model_call, params, stats
-from .evals.streams import DEFAULT_SEED
-from .evals.tasks import GUARD_TEMPLATE
-from .local.gateway.openai_moderations import read_verdict
 
 __all__ = ["DEFAULT_GUARD_MODEL", "MODERATION_MODEL", "GuardedReply", "ModelGuard", "ModerationGuard", "Verdict",
            "choose_threshold", "guard_rates", "guarded", "rate_curve", "shared_items", "split_items"]
@@ -152,6 +149,11 @@ class ModelGuard:
         """Classify ``text`` (as the last user message of a conversation)."""
         if not isinstance(text, str):
             raise params.ParameterError("text", "a text", text)
+        # imported here: the harness's task module and the gateway are heavy, and only a guard's call needs them
+        from .evals.streams import DEFAULT_SEED
+        from .evals.tasks import GUARD_TEMPLATE
+        from .local.gateway.openai_moderations import read_verdict
+
         logprobs = GUARD_TOP_LOGPROBS if model_call.protocol_of(self.client) == "openai" else None
         answer = model_call.ask(self.client, self.model, GUARD_TEMPLATE.format(prompt=text),
                                 max_tokens=self.max_tokens, temperature=0.0, seed=DEFAULT_SEED,
