@@ -138,6 +138,12 @@ def pattern_run(claim: Claim, ctx: Context) -> PatternRun | None:
     return None
 
 
+def _p(p: float) -> str:
+    """A p-value in prose: "p = 0.03", "p < 0.001"."""
+    text = fmt.p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def _direction(claim: Claim) -> str:
     return "at most" if "at most" in str(claim.quantity) else "at least"
 
@@ -270,7 +276,7 @@ def production_metrics_run(claim: Claim, ctx: Context) -> Verdict:
     evidence += [f"{model_name(leader)} vs {model_name(r.rival)} on {r.metric}: "
                  + (f"{r.leader:.2f} s vs {r['rival value']:.2f} s median (Wilcoxon" if r.metric == "handling time"
                     else f"{fmt.pct(100 * r.leader)} vs {fmt.pct(100 * r['rival value'])} (McNemar")
-                 + f", p = {fmt.p_value(r.p)})" for _, r in table.iterrows()]
+                 + f", {_p(r.p)})" for _, r in table.iterrows()]
     evidence.append("user satisfaction: not measurable from a run (it needs users)")
     return Verdict(verdict, finding, tuple(evidence), settle=_settle(claim) if run.backend == "local" else "",
                    archive=", ".join(run.archives))
@@ -306,7 +312,7 @@ def handoff_run(claim: Claim, ctx: Context) -> Verdict:
     finding = (f"Measured on {run.label()}: with {model_name(run.strong)} as the assistant, the "
                f"{fmt.pct(100 * len(handed) / len(mine))} of items it was least sure of (confidence ≤ {cut:.2f}) were "
                f"right {fmt.pct(100 * a_handed)} of the time, the ones it kept {fmt.pct(100 * a_kept)} "
-               f"(p = {fmt.p_value(p)}): " + ("its confidence does find what it cannot resolve." if verdict == "consistent"
+               f"({_p(p)}): " + ("its confidence does find what it cannot resolve." if verdict == "consistent"
                                               else "its confidence does not single out what it gets wrong."))
     evidence = (f"kept: {int(kept['correct'].sum())}/{len(kept)} right [{fmt.interval(100 * lo_k, 100 * hi_k)}] %",
                 (f"handed to a person: {int(handed['correct'].sum())}/{len(handed)} right "
