@@ -40,7 +40,7 @@ from .evals.archive_format import MANIFEST
 from .ledger_runs import RunIndex, find_archives, record_command
 from .ledger_verdicts import Claim, Context, Verdict, join, model_name, register
 
-__all__ = ["CHOICE_TASKS", "PatternRun", "from_results", "keep_quality_threshold", "pattern_run", "router_saving_verdict"]
+__all__ = ["CHOICE_TASKS", "PatternRun", "from_results", "pattern_run", "router_saving_verdict"]
 
 #: The tasks a pattern run is read from: letter-only multiple choice (one short reply per item).
 CHOICE_TASKS: tuple[str, ...] = ("mmlu_direct", "arc_direct")
@@ -157,36 +157,17 @@ def _bound_verdict(value: float, lo: float, hi: float, direction: str) -> str:
     return "consistent" if hi <= value else "contradicted" if lo > value else "not distinguishable"
 
 
-def keep_quality_threshold(run: PatternRun, router: routing.LearnedRouter, prompts: pd.DataFrame) -> float:
-    """The router threshold chosen on the TRAIN items: the one that saves most while the routed accuracy
-    stays at or above the strong model's own (0, 0.05, ..., 1; 1 when none saves anything)."""
-    rows = router.train_items.merge(prompts, on=["task", "item_id"])
-    p = router.predict(rows).to_numpy()
-    wide = rows[["task", "item_id"]].merge(
-        run.items[run.items["model"] == run.cheap][["task", "item_id", "correct", run.basis]], on=["task", "item_id"]
-    ).merge(run.items[run.items["model"] == run.strong][["task", "item_id", "correct", run.basis]],
-            on=["task", "item_id"], suffixes=("_cheap", "_strong"))
-    base_acc, base_cost = wide["correct_strong"].mean(), wide[f"{run.basis}_strong"].sum()
-    best, best_saving = 1.0, 0.0
-    for t in np.round(np.linspace(0, 1, 21), 2):
-        cheap = p >= t
-        acc = np.where(cheap, wide["correct_cheap"], wide["correct_strong"]).mean()
-        saving = 1 - np.where(cheap, wide[f"{run.basis}_cheap"], wide[f"{run.basis}_strong"]).sum() / base_cost
-        if acc >= base_acc and saving > best_saving:
-            best, best_saving = float(t), float(saving)
-    return best
-
-
 def router_saving_verdict(run: PatternRun, alpha: float = 0.05) -> tuple[pd.DataFrame, float]:
-    """The learned router (trained on half of the items at the threshold that keeps the strong model's
-    accuracy there, :func:`keep_quality_threshold`; judged on the other half), the oracle router and always
+    """The learned router (trained on half of the items, its threshold the one that saves most while keeping
+    the strong model's accuracy, chosen by cross-validation on that half: :func:`workbench.routing.choose_threshold`;
+    judged on the other half), the oracle router and always
     the cheap model, each against always the strong model on the held-out items
     (:func:`workbench.cost_quality.savings` rows), and the threshold used."""
     keys = cost_quality.paired_keys(run.items, [run.cheap, run.strong])
     split = routing.split_items(keys, _TEST_SHARE, _SPLIT_SEED)
     prompts = routing.item_prompts(run.items)
     router = routing.fit_router(run.items, prompts, split, run.cheap, run.strong)
-    threshold = keep_quality_threshold(run, router, prompts)
+    threshold, _ = routing.choose_threshold(router, run.items, prompts, cost=run.basis)
     policies = pd.concat([
         routing.route_learned(run.items, router, prompts, threshold, name="learned router"),
         routing.oracle(run.items, run.cheap, run.strong, keys=split.test, name="oracle router"),
