@@ -45,7 +45,7 @@ def plot_guard_rates(curve: pd.DataFrame, rates: pd.DataFrame, *, title: str, so
     models = list(dict.fromkeys(rates["model"]))
     if not models:
         raise params.ParameterError("rates", "at least one model", "an empty table")
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(min(10.0, 3.4 * len(models)), 3.6), sharey=True, squeeze=False)
     for ax, model in zip(axes[0], models, strict=True):
         lines = curve[(curve["model"] == model) & curve["split"].isin(["tune", "all"])]
         row = rates[rates["model"] == model].iloc[0]
@@ -59,7 +59,7 @@ def plot_guard_rates(curve: pd.DataFrame, rates: pd.DataFrame, *, title: str, so
         if scored:
             ax.axvline(at, color="#444444", ls="--", lw=1)
         chosen = f"threshold {at:.2f}" if scored else "no score given: no threshold"
-        ax.set_title(f"{model}\n{chosen}, {int(row['test_items'])} held-out items", fontsize=9.5)
+        ax.set_title(f"{model}\n{chosen}, {int(row['test_items'])} held-out items", fontsize=8.5)
         ax.set_xlabel("threshold on P(unsafe)")
         ax.set_xlim(0, 1)
         ax.set_ylim(-0.02, 1.02)
