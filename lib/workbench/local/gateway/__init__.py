@@ -13,6 +13,7 @@ Imports point one way, from the bottom up:
 * :mod:`.openai_common` - what the two OpenAI protocols share (errors, tools, content parts);
 * :mod:`.openai_chat`, :mod:`.openai_responses`, :mod:`.anthropic_messages`, :mod:`.gemini` - one
   module per wire protocol: parse a body, serialise an answer;
+* :mod:`.openai_moderations` - ``/v1/moderations``: a local model as the guard, in OpenAI's shape;
 * :mod:`.app` - routes (by path and by the calling SDK), the admin API, middleware, JSON 404s:
   :func:`create_app`.
 """
