@@ -143,11 +143,8 @@ def test_make_student_refuses_a_broken_chapter_and_writes_nothing(tmp_path: Path
 
 
 def _execute(folder: Path, build: Path, monkeypatch: pytest.MonkeyPatch, strict: bool) -> list[report.NotebookRun]:
-    if strict:
-        monkeypatch.setenv(exercises.STRICT_ENV, "strict")
-    else:
-        monkeypatch.delenv(exercises.STRICT_ENV, raising=False)
-    return report.execute(folder, build, backend="local", progress=False)
+    monkeypatch.delenv(exercises.STRICT_ENV, raising=False)  # the executor alone decides
+    return report.execute(folder, build, backend="local", progress=False, strict_exercises=strict)
 
 
 def test_drill_teacher_copy_passes_in_strict_mode_and_student_copy_runs_unanswered(

@@ -55,11 +55,13 @@ class NotebookRun:
 def execute(notebooks_dir: Path | None = None, build_dir: Path | None = None, *, backend: str = "local",
             only: str | Iterable[str] | None = None, params: Mapping[str, Any] | None = None,
             force: bool = False, progress: bool = True, cell_timeout: int | None = None,
-            cli_strings: bool = False) -> list[NotebookRun]:
+            cli_strings: bool = False, strict_exercises: bool = True) -> list[NotebookRun]:
     """Execute the chapter notebooks in order into ``build_dir/notebooks/``, reusing unchanged runs.
 
     ``params`` go only to the notebooks that declare them (``cli_strings=True`` converts string values to
-    the type of each notebook's default, as the command line needs). Raises
+    the type of each notebook's default, as the command line needs). With ``strict_exercises`` (the default:
+    the article's build) the kernels run with ``WORKBENCH_EXERCISES=strict``, so a wrong or missing solution
+    fails its notebook; without it (a student's copy) they run with it unset. Raises
     :class:`UnknownParameterError` before anything runs, and :class:`NotebookExecutionError` at the first
     failing notebook.
     """
@@ -81,15 +83,19 @@ def execute(notebooks_dir: Path | None = None, build_dir: Path | None = None, *,
     with contextlib.ExitStack() as shared:
         for n, nb in enumerate(notebooks, start=1):
             runs.append(_execute_one(n, len(notebooks), nb, out_dir, plan[nb], backend, files, force, progress,
-                                     cell_timeout, shared))
+                                     cell_timeout, shared, strict_exercises))
     return runs
 
 
 @contextlib.contextmanager
-def _exercises_strict() -> Iterator[None]:
-    """Kernels started inside see ``WORKBENCH_EXERCISES=strict`` (:mod:`workbench.exercises`)."""
+def _exercises_strict(strict: bool) -> Iterator[None]:
+    """Kernels started inside see ``WORKBENCH_EXERCISES=strict`` (:mod:`workbench.exercises`), or no such
+    variable when ``strict`` is false."""
     before = os.environ.get(exercises.STRICT_ENV)
-    os.environ[exercises.STRICT_ENV] = "strict"
+    if strict:
+        os.environ[exercises.STRICT_ENV] = "strict"
+    else:
+        os.environ.pop(exercises.STRICT_ENV, None)
     try:
         yield
     finally:
@@ -117,7 +123,7 @@ def _share_local_provider(shared: contextlib.ExitStack) -> None:
 
 def _execute_one(n: int, total: int, nb: Path, out_dir: Path, params: dict[str, Any], backend: str,
                  files: Mapping[str, str], force: bool, progress: bool, cell_timeout: int | None,
-                 shared: contextlib.ExitStack) -> NotebookRun:
+                 shared: contextlib.ExitStack, strict_exercises: bool = True) -> NotebookRun:
     """Execute one notebook (or reuse its unchanged run) and record it."""
     executed = out_dir / nb.name
     inputs = cache.run_inputs(nb, params, backend, files)
@@ -134,7 +140,7 @@ def _execute_one(n: int, total: int, nb: Path, out_dir: Path, params: dict[str, 
     start = time.perf_counter()
     try:
         # the article's build is also the exercises' check: a wrong solution stops it, naming the exercise
-        with kernel_environment(backend), _exercises_strict():
+        with kernel_environment(backend), _exercises_strict(strict_exercises):
             pm.execute_notebook(str(nb), str(executed), parameters=params, kernel_name=KERNEL,
                                 cwd=str(nb.parent), progress_bar=progress, log_output=False,
                                 execution_timeout=cell_timeout)
