@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import params
+from .evals.streams import protocol_of  # one reading of which SDK a client is, shared with the harness
 
 __all__ = ["Answer", "Messages", "ask", "messages_of", "protocol_of"]
 
@@ -74,15 +75,6 @@ class Answer:
             return json.loads(self.text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{self.model}: the reply is not JSON ({exc.msg}): {self.text[:200]!r}") from None
-
-
-def protocol_of(client: Any) -> str:
-    """``openai``, ``anthropic`` or ``google`` from an SDK client's class (sync or async)."""
-    module = type(client).__module__
-    for name in ("openai", "anthropic", "google"):
-        if module.startswith(name):
-            return name
-    raise TypeError(f"client: unsupported SDK client {type(client).__name__} (module {module})")
 
 
 def messages_of(prompt: Messages, param: str = "prompt") -> list[dict[str, str]]:
