@@ -49,6 +49,7 @@ def test_count_and_counts_hold_whole_numbers_to_their_range() -> None:
     (params.positive, [0.1, 3, 1e9], [0, -1, float("nan"), float("inf"), True, "1"]),
     (params.fraction, [0.01, 1.0], [0, 1.01, -0.5, float("nan")]),
     (params.probability, [0.05, 0.95], [0, 1, 1.5, None]),
+    (params.unit_interval, [0, 0.5, 1, np.float64(0.25)], [-0.01, 1.01, float("nan"), True, "0.5"]),
     (params.tolerance, [0, 0.05], [1, -0.1, "0.1"]),
 ])
 def test_number_checks_accept_their_range_only(check, good: list[float], bads: list[object]) -> None:

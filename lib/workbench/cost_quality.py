@@ -43,7 +43,6 @@ __all__ = [
     "POLICY_COLUMNS",
     "best_single",
     "check_models",
-    "check_threshold",
     "frontier",
     "item_outcomes",
     "paired_keys",
@@ -138,14 +137,6 @@ def check_models(items: pd.DataFrame, models: Any, param: str = "models") -> lis
     if len(set(names)) != len(names):
         raise ParameterError(param, "no repeated model", names)
     return names
-
-
-def check_threshold(value: Any, param: str) -> float:
-    """A threshold in [0, 1], both ends allowed (a confidence or a predicted probability)."""
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-            or not 0 <= float(value) <= 1):
-        raise ParameterError(param, "a number in [0, 1]", value)
-    return float(value)
 
 
 def paired_keys(items: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:

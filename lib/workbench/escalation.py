@@ -35,7 +35,6 @@ from . import params
 from .cost_quality import (
     PERSON,
     check_models,
-    check_threshold,
     paired_keys,
     policy_frame,
     shares,
@@ -59,7 +58,7 @@ def _person(value: Any, threshold: float) -> float | None:
         return None
     if value == "same":
         return threshold
-    return check_threshold(value, "person_threshold")
+    return params.unit_interval(value, "person_threshold")
 
 
 def escalate(items: pd.DataFrame, chain: Sequence[str], threshold: float, *, person_threshold: Any = None,
@@ -82,7 +81,7 @@ def escalate(items: pd.DataFrame, chain: Sequence[str], threshold: float, *, per
         without a confidence.
     """
     chain = _check_chain(items, chain)
-    t = check_threshold(threshold, "threshold")
+    t = params.unit_interval(threshold, "threshold")
     person = _person(person_threshold, t)
     how = params.choice(missing, "missing", MISSING)
     if keys is None:
@@ -160,7 +159,7 @@ def sweep(items: pd.DataFrame, chain: Sequence[str], thresholds: Sequence[float]
     values = list(np.round(np.linspace(0, 1, 21), 2)) if thresholds is None else params.as_list(thresholds)
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise ParameterError("thresholds", "a list of numbers in [0, 1]", thresholds)
-    values = [check_threshold(v, "thresholds") for v in values]
+    values = [params.unit_interval(v, "thresholds") for v in values]
     if not values:
         raise ParameterError("thresholds", "at least one number in [0, 1]", thresholds)
     frames = [escalate(items, chain, t, person_threshold=person_threshold, missing=missing, keys=keys).assign(threshold=t)

@@ -28,6 +28,7 @@ __all__ = [
     "positive",
     "probability",
     "tolerance",
+    "unit_interval",
 ]
 
 
@@ -118,6 +119,13 @@ def fraction(value: Any, param: str) -> float:
     """A share in (0, 1] (a utilisation, a traffic share)."""
     if not _is_real(value) or not 0 < value <= 1:
         raise ParameterError(param, "a fraction in (0, 1]", value)
+    return float(value)
+
+
+def unit_interval(value: Any, param: str) -> float:
+    """A number in [0, 1], both ends allowed (a decision threshold on a confidence or a probability)."""
+    if not _is_real(value) or not 0 <= value <= 1:
+        raise ParameterError(param, "a number in [0, 1]", value)
     return float(value)
 
 

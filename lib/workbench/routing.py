@@ -50,7 +50,6 @@ from . import params
 from .cost_quality import (
     ITEM_KEYS,
     check_models,
-    check_threshold,
     paired_keys,
     pick,
     policy_frame,
@@ -431,7 +430,7 @@ def route_learned(items: pd.DataFrame, router: LearnedRouter, prompts: pd.DataFr
             the strong one.
         name: the policy's name (default ``"learned router (p >= threshold)"``).
     """
-    t = check_threshold(threshold, "threshold")
+    t = params.unit_interval(threshold, "threshold")
     rows = router._test_rows(items, prompts)
     to_cheap = (rows["p"] >= t).to_numpy()
     wide = wide_outcomes(items, [router.cheap, router.strong], rows[ITEM_KEYS])
@@ -476,7 +475,7 @@ def standard_policies(items: pd.DataFrame, prompts: pd.DataFrame, split: Split, 
     frames.append(route_by_task(items, table, keys=test[test["task"].isin(list(table))]))
     router = fit_router(items, prompts, split, cheap, strong, words=words)
     values = params.as_list(thresholds)
-    values = [check_threshold(t, "thresholds") for t in ([values] if isinstance(values, (int, float)) else values)]
+    values = [params.unit_interval(t, "thresholds") for t in ([values] if isinstance(values, (int, float)) else values)]
     frames += [route_learned(items, router, prompts, t) for t in sorted(set(values))]
     frames.append(oracle(items, cheap, strong, keys=test.merge(paired_keys(items, [cheap, strong]), on=ITEM_KEYS)))
     return pd.concat(frames, ignore_index=True)

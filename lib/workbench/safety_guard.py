@@ -53,13 +53,6 @@ GUARD_TOP_LOGPROBS = 10
 LABELS = ("safe", "unsafe")
 
 
-def _threshold(value: Any, param: str = "threshold") -> float:
-    """A decision threshold in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise params.ParameterError(param, "a number in [0, 1]", value)
-    return float(value)
-
-
 @dataclass(frozen=True)
 class Verdict:
     """A guard's decision on one text.
@@ -101,7 +94,7 @@ class ModerationGuard:
         if not type(self.client).__module__.startswith("openai"):
             raise params.ParameterError("client", "an openai.OpenAI client", type(self.client).__name__)
         self.model = model
-        self.threshold = None if threshold is None else _threshold(threshold)
+        self.threshold = None if threshold is None else params.unit_interval(threshold, "threshold")
 
     def check(self, text: str) -> Verdict:
         """Classify ``text``."""
@@ -140,7 +133,7 @@ class ModelGuard:
     def __init__(self, model: str = DEFAULT_GUARD_MODEL, *, backend: str = "local", threshold: float = 0.5,
                  missing: str = "unsafe", max_tokens: int = 8, client: Any = None) -> None:
         self.model = model
-        self.threshold = _threshold(threshold)
+        self.threshold = params.unit_interval(threshold, "threshold")
         self.missing = params.choice(missing, "missing", LABELS[::-1])
         self.max_tokens = params.count(max_tokens, "max_tokens")
         self.client = client if client is not None else clients.for_model(model, backend)[1]
@@ -321,7 +314,7 @@ def guard_rates(frame: pd.DataFrame, *, split: pd.DataFrame | None = None, tune_
     """
     frame = _checked(frame)
     missing = params.choice(missing, "missing", LABELS[::-1])
-    fixed = None if threshold is None else _threshold(threshold)
+    fixed = None if threshold is None else params.unit_interval(threshold, "threshold")
     level = params.probability(confidence, "confidence")
     sides = split if split is not None else split_items(frame, tune_share=tune_share, seed=seed)
     params.columns(sides, ("item_id", "split"), "split")
@@ -363,7 +356,7 @@ def rate_curve(frame: pd.DataFrame, *, split: pd.DataFrame | None = None, thresh
     """
     frame = _checked(frame)
     missing = params.choice(missing, "missing", LABELS[::-1])
-    grid = np.linspace(0, 1, 101) if thresholds is None else [_threshold(t, "thresholds") for t in thresholds]
+    grid = np.linspace(0, 1, 101) if thresholds is None else [params.unit_interval(t, "thresholds") for t in thresholds]
     side = (frame["item_id"].map(dict(zip(split["item_id"], split["split"], strict=True))) if split is not None
             else pd.Series("all", index=frame.index))
     scores = guard_scores(frame)
