@@ -11,7 +11,7 @@ is the only place the chapter list is written. Everything that lists chapters re
 - the notebook tests take their chapter list from :func:`load`.
 
 A chapter's offline run time is the report pipeline's own timing of its last run (backend ``local``, default
-parameters, no key), with the date and the machine: ``python -m workbench.report.teaching times`` rewrites
+parameters, no key), with the date and the machine: ``python -m workbench.teaching times`` rewrites
 the times here with :func:`write_times` after a ``make report``; they are never typed.
 
 A malformed registry is one :class:`RegistryError` naming the file, the chapter and the field.
